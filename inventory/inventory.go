@@ -1,0 +1,345 @@
+// Package inventory is the topology model Pitstop drives: a balancer in front of a production side and a
+// backup side, their hosts, and the upgrade to apply. It is loaded from YAML and validated with
+// FILE:LINE:COL errors (see load.go).
+package inventory
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Side names one half of the topology.
+type Side string
+
+// The two sides of every inventory.
+const (
+	Production Side = "production"
+	Backup     Side = "backup"
+)
+
+// Other returns the side that is not s.
+func (s Side) Other() Side {
+	if s == Production {
+		return Backup
+	}
+	return Production
+}
+
+// Inventory is one application's topology and upgrade, as loaded from a file.
+type Inventory struct {
+	Name        string           `yaml:"name"`
+	Probe       Probe            `yaml:"probe"`
+	Balancer    Balancer         `yaml:"balancer"`
+	Hosts       map[string]*Host `yaml:"hosts"`
+	Sides       Sides            `yaml:"sides"`
+	Upgrade     Upgrade          `yaml:"upgrade"`
+	Thresholds  Thresholds       `yaml:"thresholds"`
+	ReverseSync ReverseSync      `yaml:"reverse_sync"`
+
+	// Source is the file the inventory was read from ("demo" for the built-in one).
+	Source string `yaml:"-"`
+}
+
+// Probe says how users reach the application through the balancer.
+type Probe struct {
+	// URL is fetched through the balancer, as a user would, at Rate requests per second.
+	URL string `yaml:"url"`
+	// WriteURL, when set, receives a small POST every WriteEvery so refused writes can be counted.
+	WriteURL   string        `yaml:"write_url"`
+	WriteEvery time.Duration `yaml:"write_every"`
+	Rate       int           `yaml:"rate"`
+	// UpstreamHeader names the response header carrying nginx's $upstream_addr.
+	UpstreamHeader string `yaml:"upstream_header"`
+	// VersionHeader names the response header carrying the application's version.
+	VersionHeader string `yaml:"version_header"`
+	// Timeout bounds one probe request.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Balancer is the nginx host and the upstream file Pitstop rewrites.
+type Balancer struct {
+	Host     string `yaml:"host"`
+	Upstream string `yaml:"upstream"`
+	File     string `yaml:"file"`
+	Test     string `yaml:"test"`
+	Reload   string `yaml:"reload"`
+	PidFile  string `yaml:"pid_file"`
+}
+
+// Host is one machine (or one loopback identity in the lab) and how to reach it.
+type Host struct {
+	// Name is the key the host has in the inventory's hosts map.
+	Name string `yaml:"-"`
+	// SSH is "user@host[:port]", an ~/.ssh/config alias, or "local" to run commands on this machine.
+	SSH string `yaml:"ssh"`
+	// Serve is the host:port the application listens on (app hosts only).
+	Serve string `yaml:"serve"`
+	// Postgres is the libpq connection string of the database on this host (database hosts only).
+	Postgres string `yaml:"postgres"`
+}
+
+// Sides holds the two sides.
+type Sides struct {
+	Production SideSpec `yaml:"production"`
+	Backup     SideSpec `yaml:"backup"`
+}
+
+// Get returns the spec of side s.
+func (s *Sides) Get(side Side) *SideSpec {
+	if side == Backup {
+		return &s.Backup
+	}
+	return &s.Production
+}
+
+// SideSpec lists a side's app hosts, its database host and optional extra read-only replicas.
+type SideSpec struct {
+	Apps     []string `yaml:"apps"`
+	Database string   `yaml:"database"`
+	Replicas []string `yaml:"replicas"`
+}
+
+// Upgrade is what gets applied to every app host, and how success is checked.
+type Upgrade struct {
+	Version string `yaml:"version"`
+	// OneAtATime runs the upgrade commands on one app host after another instead of in parallel.
+	OneAtATime bool     `yaml:"one_at_a_time"`
+	Commands   []string `yaml:"commands"`
+	Migrate    Migrate  `yaml:"migrate"`
+	Verify     Verify   `yaml:"verify"`
+}
+
+// Migrate is the schema migration, run once on one host of the side being upgraded.
+type Migrate struct {
+	Commands []string `yaml:"commands"`
+}
+
+// Verify is how one app host is checked directly, bypassing the balancer.
+type Verify struct {
+	Path string `yaml:"path"`
+	// Version is the version the host must report; it defaults to the upgrade's version.
+	Version string `yaml:"version"`
+}
+
+// ReverseSync configures the reverse-sync plan.
+type ReverseSync struct {
+	// Rebuild re-creates the backup database as a streaming standby of production (run on the backup
+	// database host), e.g. stop, pg_basebackup -R, start.
+	Rebuild []string `yaml:"rebuild"`
+}
+
+// Thresholds tune the gates' live conditions.
+type Thresholds struct {
+	// MaxLag is the replay backlog, in bytes, below which a standby counts as caught up.
+	MaxLag int64 `yaml:"max_lag"`
+	// Readings is how many consecutive readings must be under MaxLag.
+	Readings int `yaml:"readings"`
+	// Success is the minimum probe success, in percent, over Window.
+	Success float64       `yaml:"success"`
+	Window  time.Duration `yaml:"window"`
+	// Timeout bounds how long a gate waits for its conditions before the step fails.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Defaults fills every optional field left empty.
+func (inv *Inventory) Defaults() {
+	p := &inv.Probe
+	if p.Rate == 0 {
+		p.Rate = 20
+	}
+	if p.UpstreamHeader == "" {
+		p.UpstreamHeader = "X-Upstream"
+	}
+	if p.VersionHeader == "" {
+		p.VersionHeader = "X-App-Version"
+	}
+	if p.Timeout == 0 {
+		p.Timeout = 2 * time.Second
+	}
+	if p.WriteURL != "" && p.WriteEvery == 0 {
+		p.WriteEvery = time.Second
+	}
+	b := &inv.Balancer
+	if b.Test == "" {
+		b.Test = "nginx -t"
+	}
+	if b.Reload == "" {
+		b.Reload = "nginx -s reload"
+	}
+	if b.PidFile == "" {
+		b.PidFile = "/run/nginx.pid"
+	}
+	if inv.Upgrade.Verify.Path == "" {
+		inv.Upgrade.Verify.Path = "/health"
+	}
+	if inv.Upgrade.Verify.Version == "" {
+		inv.Upgrade.Verify.Version = inv.Upgrade.Version
+	}
+	t := &inv.Thresholds
+	if t.MaxLag == 0 {
+		t.MaxLag = 64 << 10
+	}
+	if t.Readings == 0 {
+		t.Readings = 5
+	}
+	if t.Success == 0 {
+		t.Success = 99
+	}
+	if t.Window == 0 {
+		t.Window = 5 * time.Second
+	}
+	if t.Timeout == 0 {
+		t.Timeout = 10 * time.Minute
+	}
+	for name, h := range inv.Hosts {
+		if h != nil {
+			h.Name = name
+		}
+	}
+}
+
+// Host returns the named host, or nil.
+func (inv *Inventory) Host(name string) *Host {
+	return inv.Hosts[name]
+}
+
+// HostNames returns every host name, sorted.
+func (inv *Inventory) HostNames() []string {
+	names := make([]string, 0, len(inv.Hosts))
+	for n := range inv.Hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Standbys returns the database hosts that stream from production's primary: the backup's database
+// first, then every replica of both sides.
+func (inv *Inventory) Standbys() []string {
+	out := []string{}
+	if inv.Sides.Backup.Database != "" {
+		out = append(out, inv.Sides.Backup.Database)
+	}
+	out = append(out, inv.Sides.Production.Replicas...)
+	out = append(out, inv.Sides.Backup.Replicas...)
+	return out
+}
+
+// SideOf reports which side lists host (as an app, database or replica), or "" if none.
+func (inv *Inventory) SideOf(host string) Side {
+	for _, side := range []Side{Production, Backup} {
+		s := inv.Sides.Get(side)
+		if s.Database == host || contains(s.Apps, host) || contains(s.Replicas, host) {
+			return side
+		}
+	}
+	return ""
+}
+
+// SideOfAddr reports which side has an app serving on addr (host:port), or "" if none.
+func (inv *Inventory) SideOfAddr(addr string) Side {
+	for _, side := range []Side{Production, Backup} {
+		for _, app := range inv.Sides.Get(side).Apps {
+			if h := inv.Hosts[app]; h != nil && h.Serve == addr {
+				return side
+			}
+		}
+	}
+	return ""
+}
+
+// Upstream renders the nginx upstream block that sends traffic to side's app hosts. It is the whole
+// content of the balancer's upstream file.
+func (inv *Inventory) Upstream(side Side) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Managed by pitstop: traffic goes to %s.\n", side)
+	fmt.Fprintf(&b, "upstream %s {\n", inv.Balancer.Upstream)
+	for _, app := range inv.Sides.Get(side).Apps {
+		if h := inv.Hosts[app]; h != nil {
+			fmt.Fprintf(&b, "    server %s; # %s\n", h.Serve, app)
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// Target is a parsed ssh field.
+type Target struct {
+	Local bool
+	User  string
+	Host  string
+	// Port is 0 when the inventory did not name one (ssh_config or 22 decides).
+	Port int
+}
+
+// String gives the target back in the inventory's syntax.
+func (t Target) String() string {
+	if t.Local {
+		return "local"
+	}
+	s := t.Host
+	if strings.Contains(s, ":") {
+		s = "[" + s + "]"
+	}
+	if t.User != "" {
+		s = t.User + "@" + s
+	}
+	if t.Port != 0 {
+		s += ":" + strconv.Itoa(t.Port)
+	}
+	return s
+}
+
+// ParseTarget parses "local", "host", "user@host", "user@host:port" or "user@[v6addr]:port".
+func ParseTarget(s string) (Target, error) {
+	if s == "local" {
+		return Target{Local: true}, nil
+	}
+	if s == "" {
+		return Target{}, fmt.Errorf("empty ssh target")
+	}
+	var t Target
+	rest := s
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		t.User, rest = rest[:i], rest[i+1:]
+		if t.User == "" {
+			return Target{}, fmt.Errorf("ssh target %q has an empty user before @", s)
+		}
+		if strings.ContainsAny(t.User, " \t@:/") {
+			return Target{}, fmt.Errorf("ssh target %q has an invalid user %q", s, t.User)
+		}
+	}
+	host := rest
+	if strings.HasPrefix(rest, "[") || strings.Count(rest, ":") == 1 {
+		h, p, err := net.SplitHostPort(rest)
+		if err != nil {
+			return Target{}, fmt.Errorf("ssh target %q: %v", s, err)
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return Target{}, fmt.Errorf("ssh target %q has port %q; a port is a number from 1 to 65535", s, p)
+		}
+		host, t.Port = h, port
+	}
+	if host == "" {
+		return Target{}, fmt.Errorf("ssh target %q has no host", s)
+	}
+	if strings.ContainsAny(host, " \t/@") || strings.HasPrefix(host, "-") {
+		return Target{}, fmt.Errorf("ssh target %q has an invalid host %q", s, host)
+	}
+	t.Host = host
+	return t, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,135 @@
+package steps
+
+import (
+	"time"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+)
+
+// Plan is an upgrade procedure as data: ordered phases of steps. Building a plan runs nothing; the
+// engine runs it, `pitstop plan` prints it, tests assert on it.
+type Plan struct {
+	Name      string   `json:"name"`
+	Inventory string   `json:"inventory"`
+	Phases    []*Phase `json:"phases"`
+}
+
+// Phase is a named group of steps.
+type Phase struct {
+	Name  string  `json:"name"`
+	Steps []*Step `json:"steps"`
+}
+
+// Action is what a step does.
+type Action string
+
+// The actions a step can take. Each is carried out through one port.
+const (
+	ActPreflight     Action = "preflight"      // reach every host, read balancer, databases and probe
+	ActWaitSync      Action = "wait-sync"      // wait until the step's lag conditions hold
+	ActSwitch        Action = "switch"         // make Step.Side live on the balancer
+	ActVerifyTraffic Action = "verify-traffic" // wait until probes are served by Step.Side
+	ActRun           Action = "run"            // run Step.Commands on Step.Hosts
+	ActVerifyDirect  Action = "verify-direct"  // check each of Step.Hosts reports the expected version
+	ActPauseReplay   Action = "pause-replay"
+	ActResumeReplay  Action = "resume-replay"
+	ActFence         Action = "fence"
+	ActUnfence       Action = "unfence"
+	ActPromote       Action = "promote"
+	ActCapture       Action = "capture"           // start capturing changes on Step.Hosts[0]
+	ActReverseStart  Action = "reverse-start"     // subscribe Step.To to Step.From
+	ActAdvanceSeq    Action = "advance-sequences" // move Step.To's sequences past Step.From's
+	ActReverseStop   Action = "reverse-stop"
+)
+
+// Step is one unit of work with an optional gate in front of it.
+type Step struct {
+	// ID is unique within the plan and stable: events and the journal refer to steps by it.
+	ID     string `json:"id"`
+	Title  string `json:"title"`
+	Action Action `json:"action"`
+	// Hosts the step acts on; Commands run on each of them (ActRun).
+	Hosts    []string `json:"hosts,omitempty"`
+	Commands []string `json:"commands,omitempty"`
+	// Serial runs the commands on one host after another instead of in parallel.
+	Serial bool `json:"serial,omitempty"`
+	// Side is the side a switch makes live, or the side a traffic check expects.
+	Side inventory.Side `json:"side,omitempty"`
+	// From and To name the database hosts of a reverse-sync action.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Version is what a direct verification expects each host to report.
+	Version string `json:"version,omitempty"`
+	// Path is fetched on each host by a direct verification.
+	Path string `json:"path,omitempty"`
+	// Config is the balancer change a switch makes (for display; the adapter renders it again).
+	Config *Change `json:"config,omitempty"`
+	Gate   Gate    `json:"gate"`
+}
+
+// Gate is what must happen before a step runs.
+type Gate struct {
+	// Confirm is true when an operator must confirm the step: every step that changes something.
+	Confirm bool `json:"confirm"`
+	// Conditions must all hold before the step may run (or, for wait steps, before it succeeds).
+	Conditions []Condition `json:"conditions,omitempty"`
+	// Timeout fails the step when the conditions have not held by then.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// CondKind is the kind of a live condition.
+type CondKind string
+
+// Condition kinds.
+const (
+	// CondLag holds when the link From→To is streaming with a replay backlog of at most MaxBytes for
+	// Readings consecutive readings.
+	CondLag CondKind = "lag"
+	// CondSuccess holds when probe success over Window is at least MinSuccess percent.
+	CondSuccess CondKind = "success"
+	// CondUpstream holds when every probe response over Window was served by Side (and there was one).
+	CondUpstream CondKind = "upstream"
+)
+
+// Condition is one live condition of a gate.
+type Condition struct {
+	Kind       CondKind       `json:"kind"`
+	From       string         `json:"from,omitempty"`
+	To         string         `json:"to,omitempty"`
+	MaxBytes   int64          `json:"max_bytes,omitempty"`
+	Readings   int            `json:"readings,omitempty"`
+	MinSuccess float64        `json:"min_success,omitempty"`
+	Window     time.Duration  `json:"window,omitempty"`
+	Side       inventory.Side `json:"side,omitempty"`
+}
+
+// Steps returns every step of the plan in order.
+func (p *Plan) Steps() []*Step {
+	var out []*Step
+	for _, ph := range p.Phases {
+		out = append(out, ph.Steps...)
+	}
+	return out
+}
+
+// Step returns the step with the given ID, or nil.
+func (p *Plan) Step(id string) *Step {
+	for _, s := range p.Steps() {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// PhaseOf returns the index of the phase holding step id, or -1.
+func (p *Plan) PhaseOf(id string) int {
+	for i, ph := range p.Phases {
+		for _, s := range ph.Steps {
+			if s.ID == id {
+				return i
+			}
+		}
+	}
+	return -1
+}
