@@ -39,6 +39,8 @@ type Inventory struct {
 	Upgrade     Upgrade          `yaml:"upgrade"`
 	Thresholds  Thresholds       `yaml:"thresholds"`
 	ReverseSync ReverseSync      `yaml:"reverse_sync"`
+	// SSHConfig is an ssh_config file used instead of ~/.ssh/config (relative to the inventory file).
+	SSHConfig string `yaml:"ssh_config"`
 
 	// Source is the file the inventory was read from ("demo" for the built-in one).
 	Source string `yaml:"-"`
