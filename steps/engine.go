@@ -3,6 +3,9 @@ package steps
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/pitstop-ops/pitstop/inventory"
@@ -26,6 +29,31 @@ type Options struct {
 	PollEvery time.Duration
 }
 
+// StepError is returned by Run when a step failed and the run could not go on (with AutoApprove).
+type StepError struct {
+	StepID string
+	Title  string
+	// Hosts lists the hosts the step failed on, if it ran on hosts.
+	Hosts []string
+	Err   error
+	// Advice says what the operator should do.
+	Advice string
+}
+
+func (e *StepError) Error() string {
+	s := fmt.Sprintf("step %q (%s) failed", e.StepID, e.Title)
+	if len(e.Hosts) > 0 {
+		s += fmt.Sprintf(" on %v", e.Hosts)
+	}
+	s += ": " + e.Err.Error()
+	if e.Advice != "" {
+		s += "; " + e.Advice
+	}
+	return s
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
 // Engine runs one plan against one world. Create it with New, start it with Run, and feed it the
 // operator's decisions with Decide from any goroutine.
 type Engine struct {
@@ -34,6 +62,25 @@ type Engine struct {
 	world     World
 	opt       Options
 	decisions chan Decision
+	readings  chan Readings
+
+	// Everything below is owned by the goroutine running Run.
+	seq      int64
+	started  time.Time
+	live     inventory.Side
+	prev     inventory.Side // the side before the last switch; "" before any switch
+	last     Readings
+	downtime time.Duration
+	streaks  map[string]int
+	busy     map[string]bool // hosts running an upgrade command
+	fenced   map[string]bool
+	promoted map[string]bool
+	versions map[string]string
+	// progress counts, per step and host, the commands that completed, so a retry resumes where
+	// the failure was instead of running finished commands again.
+	progress map[string]map[string]int
+	phase    string
+	busyMu   sync.Mutex
 }
 
 // New returns an engine ready to run plan.
@@ -47,10 +94,23 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 	if opt.Emit == nil {
 		opt.Emit = func(Event) {}
 	}
+	if opt.Operator == "" {
+		opt.Operator = "operator"
+	}
 	if w.Clock == nil {
 		w.Clock = WallClock{}
 	}
-	return &Engine{inv: inv, plan: plan, world: w, opt: opt, decisions: make(chan Decision, 16)}
+	return &Engine{
+		inv: inv, plan: plan, world: w, opt: opt,
+		decisions: make(chan Decision, 16),
+		readings:  make(chan Readings, 1),
+		streaks:   map[string]int{},
+		busy:      map[string]bool{},
+		fenced:    map[string]bool{},
+		promoted:  map[string]bool{},
+		versions:  map[string]string{},
+		progress:  map[string]map[string]int{},
+	}
 }
 
 // Decide hands the engine an operator's decision. It never blocks; a decision the current gate does
@@ -62,8 +122,261 @@ func (e *Engine) Decide(d Decision) {
 	}
 }
 
+// emit stamps and sends one event.
+func (e *Engine) emit(ev Event) {
+	e.seq++
+	ev.Seq = e.seq
+	ev.Time = e.world.Clock.Now()
+	ev.Plan = e.plan.Name
+	if ev.Phase == "" {
+		ev.Phase = e.phase
+	}
+	if ev.Gate != nil {
+		// Consumers keep events; the engine goes on updating its gate.
+		g := *ev.Gate
+		g.Conditions = slices.Clone(g.Conditions)
+		g.Allowed = slices.Clone(g.Allowed)
+		ev.Gate = &g
+	}
+	if ev.Kind == EvSwitched && ev.Change != nil {
+		e.noteSwitch(inventory.Side(ev.Change.To))
+	}
+	e.opt.Emit(ev)
+}
+
+// outcome is how one pass over a step ended.
+type outcome int
+
+const (
+	outDone outcome = iota
+	outSkipped
+	outRetry      // run the step again (through its gate for wait steps)
+	outRolledBack // a rollback happened: wait at the rolled-back gate
+	outAbort
+	outFailed // with AutoApprove: the run ends
+)
+
 // Run executes the plan until it finishes, fails (with AutoApprove), is aborted, or ctx is cancelled.
 // It returns nil when every step is done or skipped.
 func (e *Engine) Run(ctx context.Context) error {
-	return errors.New("not implemented yet")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.started = e.world.Clock.Now()
+	e.emit(Event{Kind: EvPlanStarted, Text: fmt.Sprintf("%s plan on %s", e.plan.Name, e.inv.Name)})
+	if side, err := e.world.Balancer.Live(ctx); err == nil {
+		e.live = side
+	} else {
+		e.emit(Event{Kind: EvNotice, Text: "cannot read the live upstream yet: " + err.Error()})
+	}
+	go e.sample(ctx)
+
+	steps := e.plan.Steps()
+	var runErr error
+	for i := 0; i < len(steps); {
+		st := steps[i]
+		if ph := e.plan.Phases[e.plan.PhaseOf(st.ID)].Name; ph != e.phase {
+			if e.phase != "" {
+				e.emit(Event{Kind: EvPhaseFinished})
+			}
+			e.phase = ph
+			e.emit(Event{Kind: EvPhaseStarted})
+		}
+		out, err := e.step(ctx, st)
+		switch out {
+		case outDone, outSkipped:
+			i++
+			continue
+		case outRolledBack:
+			out, err = e.afterRollback(ctx, st)
+			if out == outRetry {
+				continue // the switch was redone: the interrupted step goes through its gate again
+			}
+		}
+		if ctx.Err() != nil && err == nil {
+			err = ctx.Err()
+		}
+		if out == outAbort && err == nil {
+			err = ErrAborted
+		}
+		runErr = err
+		break
+	}
+	e.finish(runErr)
+	return runErr
+}
+
+// step takes one step through its gate, runs it, and handles a failure.
+func (e *Engine) step(ctx context.Context, st *Step) (outcome, error) {
+	retried := false
+	for {
+		if needsGate(st) && !(retried && len(st.Gate.Conditions) == 0) {
+			e.emit(Event{Kind: EvStepStarted, StepID: st.ID, Status: StatusWaiting})
+			// A retry was already the operator's confirmation; the conditions still have to hold.
+			d, err := e.gate(ctx, st, GateConfirm, "", retried)
+			switch {
+			case errors.Is(err, errGateTimeout):
+				if out, ferr := e.failed(ctx, st, err, 0); out != outRetry {
+					return out, ferr
+				}
+				retried = true
+				continue
+			case err != nil:
+				return outAbort, err
+			}
+			switch d.Kind {
+			case Skip:
+				e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusSkipped})
+				return outSkipped, nil
+			case Abort:
+				e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusAborted})
+				return outAbort, nil
+			case Rollback:
+				return outRolledBack, nil
+			}
+		}
+		start := e.world.Clock.Now()
+		e.emit(Event{Kind: EvStepStarted, StepID: st.ID, Status: StatusRunning})
+		out, err := e.execute(ctx, st)
+		dur := e.world.Clock.Now().Sub(start)
+		switch out {
+		case outDone:
+			e.record(st)
+			e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone, Duration: dur})
+			return outDone, nil
+		case outAbort:
+			e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusAborted, Duration: dur, Err: errString(err)})
+			return outAbort, err
+		case outRolledBack:
+			e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusFailed, Duration: dur, Err: "interrupted by a rollback"})
+			return outRolledBack, nil
+		}
+		out, ferr := e.failed(ctx, st, err, dur)
+		if out != outRetry {
+			return out, ferr
+		}
+		retried = true
+	}
+}
+
+// record notes what a finished step changed in the databases, for the badges and the final state.
+func (e *Engine) record(st *Step) {
+	for _, h := range st.Hosts {
+		switch st.Action {
+		case ActFence:
+			e.fenced[h] = true
+		case ActUnfence:
+			delete(e.fenced, h)
+		case ActPromote:
+			e.promoted[h] = true
+		case ActRun:
+			if e.promoted[h] {
+				delete(e.promoted, h) // rebuilt as a standby
+				delete(e.fenced, h)
+			}
+		}
+	}
+}
+
+// needsGate reports whether st waits before running: for a confirmation or for live conditions.
+func needsGate(st *Step) bool { return st.Gate.Confirm || len(st.Gate.Conditions) > 0 }
+
+// failed reports a failed step and waits for what to do about it.
+func (e *Engine) failed(ctx context.Context, st *Step, err error, dur time.Duration) (outcome, error) {
+	serr := e.stepError(st, err)
+	e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusFailed, Duration: dur, Err: serr.Error()})
+	if ctx.Err() != nil {
+		return outAbort, ctx.Err()
+	}
+	if e.opt.AutoApprove {
+		return outFailed, serr
+	}
+	d, gerr := e.gate(ctx, st, GateFailed, serr.Err.Error()+"; "+serr.Advice, false)
+	if gerr != nil {
+		return outAbort, gerr
+	}
+	switch d.Kind {
+	case Retry:
+		return outRetry, nil
+	case Skip:
+		e.emit(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusSkipped})
+		return outSkipped, nil
+	case Rollback:
+		return outRolledBack, nil
+	}
+	return outAbort, nil
+}
+
+// afterRollback waits at the rolled-back gate: confirming redoes the switch that was rolled back and
+// resumes at st; anything else stops the run.
+func (e *Engine) afterRollback(ctx context.Context, st *Step) (outcome, error) {
+	for {
+		d, err := e.gate(ctx, st, GateRolledBack, fmt.Sprintf("traffic is back on %s; confirm to switch to %s again and resume at %q, or abort", e.live, e.prev, st.Title), false)
+		if err != nil {
+			return outAbort, err
+		}
+		if d.Kind != Confirm {
+			return outAbort, nil
+		}
+		to := e.prev
+		if err := e.switchTo(ctx, &Step{ID: st.ID, Side: to}); err != nil {
+			e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("switching again to %s failed: %v", to, err)})
+			continue
+		}
+		return outRetry, nil
+	}
+}
+
+// finish emits the plan's last events.
+func (e *Engine) finish(err error) {
+	if e.phase != "" {
+		e.emit(Event{Kind: EvPhaseFinished})
+	}
+	status := StatusDone
+	switch {
+	case errors.Is(err, ErrAborted), errors.Is(err, context.Canceled):
+		status = StatusAborted
+	case err != nil:
+		status = StatusFailed
+	}
+	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state()}
+	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
+	switch status {
+	case StatusDone:
+		ev.Text = fmt.Sprintf("plan %s finished in %s; users saw %s of failed requests", e.plan.Name, sum.Elapsed.Round(time.Second), sum.Downtime)
+	default:
+		ev.Text = fmt.Sprintf("plan %s %s after %s", e.plan.Name, status, sum.Elapsed.Round(time.Second))
+	}
+	e.emit(ev)
+}
+
+// state says in words where the balancer and databases are left.
+func (e *Engine) state() string {
+	s := "balancer sends traffic to " + string(e.live)
+	if e.live == "" {
+		s = "balancer state unknown"
+	}
+	for _, l := range e.last.Lags {
+		if l.Paused {
+			s += fmt.Sprintf("; WAL replay is PAUSED on %s (resume it before the next sync)", l.To)
+		}
+		if l.Kind == Logical {
+			s += fmt.Sprintf("; reverse sync %s is still running", l.Link())
+		}
+	}
+	for _, h := range e.inv.HostNames() {
+		if e.fenced[h] {
+			s += fmt.Sprintf("; %s is FENCED read-only", h)
+		}
+		if e.promoted[h] {
+			s += fmt.Sprintf("; %s was promoted to a primary", h)
+		}
+	}
+	return s
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

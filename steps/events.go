@@ -156,6 +156,9 @@ type Readings struct {
 	// Downtime is how long, so far in this run, probes through the balancer saw failures.
 	Downtime time.Duration `json:"downtime"`
 	Err      string        `json:"err,omitempty"`
+
+	// recent summarises the probe over the last poll interval, for the downtime count.
+	recent ProbeStats
 }
 
 // Badge is a short state shown beside a host.

@@ -48,9 +48,10 @@ type Step struct {
 	ID     string `json:"id"`
 	Title  string `json:"title"`
 	Action Action `json:"action"`
-	// Hosts the step acts on; Commands run on each of them (ActRun).
-	Hosts    []string `json:"hosts,omitempty"`
-	Commands []string `json:"commands,omitempty"`
+	// Hosts the step acts on.
+	Hosts []string `json:"hosts,omitempty"`
+	// Exec is, for ActRun, the exact commands each host runs, placeholders already expanded.
+	Exec []HostCommands `json:"exec,omitempty"`
 	// Serial runs the commands on one host after another instead of in parallel.
 	Serial bool `json:"serial,omitempty"`
 	// Side is the side a switch makes live, or the side a traffic check expects.
@@ -101,6 +102,12 @@ type Condition struct {
 	MinSuccess float64        `json:"min_success,omitempty"`
 	Window     time.Duration  `json:"window,omitempty"`
 	Side       inventory.Side `json:"side,omitempty"`
+}
+
+// HostCommands is the exact command list one host runs, in order.
+type HostCommands struct {
+	Host     string   `json:"host"`
+	Commands []string `json:"commands"`
 }
 
 // Steps returns every step of the plan in order.

@@ -1,0 +1,187 @@
+package steps
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+)
+
+// Plan names.
+const (
+	PlanReadonly    = "readonly"
+	PlanReverseSync = "reverse-sync"
+)
+
+// PlanNames lists the built-in plans, the default first.
+func PlanNames() []string { return []string{PlanReadonly, PlanReverseSync} }
+
+// verifyTimeout bounds how long a traffic check waits for probes to come from the new side.
+const verifyTimeout = 60 * time.Second
+
+// Build returns the named built-in plan for inv. It runs nothing.
+func Build(inv *inventory.Inventory, name string) (*Plan, error) {
+	b := &builder{inv: inv, t: inv.Thresholds}
+	switch name {
+	case "", PlanReadonly:
+		return b.readonly(), nil
+	case PlanReverseSync:
+		if len(inv.ReverseSync.Rebuild) == 0 {
+			return nil, fmt.Errorf("%s: the reverse-sync plan needs reverse_sync.rebuild: the commands that re-create %s as a standby of %s after the switch back; add them to the inventory or use --plan readonly",
+				inv.Source, inv.Sides.Backup.Database, inv.Sides.Production.Database)
+		}
+		return b.reverseSync(), nil
+	}
+	return nil, fmt.Errorf("unknown plan %q: choose one of %v", name, PlanNames())
+}
+
+type builder struct {
+	inv *inventory.Inventory
+	t   inventory.Thresholds
+}
+
+func (b *builder) readonly() *Plan {
+	prod, back := b.inv.Sides.Production, b.inv.Sides.Backup
+	p := &Plan{Name: PlanReadonly, Inventory: b.inv.Name}
+	p.Phases = []*Phase{
+		{Name: "Preflight", Steps: []*Step{b.preflight()}},
+		{Name: "Sync backup", Steps: []*Step{b.waitSync("sync", "Wait until "+back.Database+" has caught up with "+prod.Database, prod.Database, back.Database, b.t.MaxLag)}},
+		{Name: "Switch to backup", Steps: []*Step{
+			b.switchTo(inventory.Backup, b.lagHeld(prod.Database, back.Database)),
+			b.verifyTraffic(inventory.Backup),
+			b.dbStep("pause-replay", "Pause WAL replay on "+back.Database+" so production's migration does not reach the old app", ActPauseReplay, back.Database),
+		}},
+		{Name: "Upgrade production", Steps: b.upgrade(inventory.Production, true)},
+		{Name: "Switch back", Steps: []*Step{
+			b.switchTo(inventory.Production),
+			b.verifyTraffic(inventory.Production),
+		}},
+		{Name: "Re-sync backup", Steps: []*Step{
+			b.dbStep("resume-replay", "Resume WAL replay on "+back.Database, ActResumeReplay, back.Database),
+			b.waitSync("resync", "Wait until "+back.Database+" has replayed everything", prod.Database, back.Database, b.t.MaxLag),
+		}},
+		{Name: "Upgrade backup", Steps: b.upgrade(inventory.Backup, false)},
+	}
+	return p
+}
+
+func (b *builder) reverseSync() *Plan {
+	prod, back := b.inv.Sides.Production.Database, b.inv.Sides.Backup.Database
+	p := &Plan{Name: PlanReverseSync, Inventory: b.inv.Name}
+	p.Phases = []*Phase{
+		{Name: "Preflight", Steps: []*Step{b.preflight()}},
+		{Name: "Sync backup", Steps: []*Step{b.waitSync("sync", "Wait until "+back+" has caught up with "+prod, prod, back, b.t.MaxLag)}},
+		{Name: "Hand writes to backup", Steps: []*Step{
+			b.dbStep("fence-production", "Fence writes on "+prod+" (read-only; open write transactions are ended)", ActFence, prod),
+			b.waitSync("drain", "Wait until "+back+" has replayed every write of "+prod, prod, back, 0),
+			b.dbStep("promote-backup", "Promote "+back+" to a primary", ActPromote, back),
+			b.dbStep("capture-backup", "Start capturing "+back+"'s changes for the reverse sync", ActCapture, back),
+		}},
+		{Name: "Switch to backup", Steps: []*Step{
+			b.switchTo(inventory.Backup),
+			b.verifyTraffic(inventory.Backup),
+		}},
+		{Name: "Upgrade production", Steps: append([]*Step{
+			b.dbStep("unfence-production", "Lift the write fence on "+prod+" so the migration can run (no users reach it now)", ActUnfence, prod),
+		}, b.upgrade(inventory.Production, true)...)},
+		{Name: "Reverse sync", Steps: []*Step{
+			{ID: "reverse-start", Title: "Replay " + back + "'s captured changes into " + prod, Action: ActReverseStart, From: back, To: prod, Hosts: []string{prod}, Gate: Gate{Confirm: true}},
+			b.waitSync("reverse-catchup", "Wait until "+prod+" has caught up with "+back, back, prod, b.t.MaxLag),
+		}},
+		{Name: "Switch back", Steps: []*Step{
+			b.dbStep("fence-backup", "Fence writes on "+back+" (users get read-only answers until the switch back)", ActFence, back),
+			b.waitSync("reverse-drain", "Wait until "+prod+" has every write of "+back, back, prod, 0),
+			{ID: "advance-sequences", Title: "Advance " + prod + "'s sequences past every value " + back + " handed out", Action: ActAdvanceSeq, From: back, To: prod, Hosts: []string{prod}, Gate: Gate{Confirm: true}},
+			b.switchTo(inventory.Production),
+			b.verifyTraffic(inventory.Production),
+		}},
+		{Name: "Rebuild backup", Steps: []*Step{
+			{ID: "reverse-stop", Title: "Stop the reverse sync (drop subscription, slot and publication)", Action: ActReverseStop, From: back, To: prod, Hosts: []string{prod, back}, Gate: Gate{Confirm: true}},
+			b.run("rebuild-backup", "Rebuild "+back+" as a streaming standby of "+prod, []string{back}, b.inv.ReverseSync.Rebuild, false),
+			b.waitSync("resync", "Wait until "+back+" streams from "+prod+" and has caught up", prod, back, b.t.MaxLag),
+		}},
+		{Name: "Upgrade backup", Steps: b.upgrade(inventory.Backup, false)},
+	}
+	return p
+}
+
+func (b *builder) preflight() *Step {
+	return &Step{ID: "preflight", Title: "Check every host, the balancer, replication and what users see", Action: ActPreflight, Hosts: b.inv.HostNames()}
+}
+
+// lagCond is the sync condition: the link is streaming with at most max bytes to replay, for the
+// configured number of consecutive readings.
+func (b *builder) lagCond(from, to string, max int64) Condition {
+	return Condition{Kind: CondLag, From: from, To: to, MaxBytes: max, Readings: b.t.Readings}
+}
+
+// lagHeld is the sync condition again, checked right before the switch: catching up once is not
+// enough if the standby fell behind since.
+func (b *builder) lagHeld(from, to string) Condition {
+	c := b.lagCond(from, to, b.t.MaxLag)
+	c.Readings = 1
+	return c
+}
+
+func (b *builder) successCond() Condition {
+	return Condition{Kind: CondSuccess, MinSuccess: b.t.Success, Window: b.t.Window}
+}
+
+func (b *builder) waitSync(id, title, from, to string, max int64) *Step {
+	return &Step{ID: id, Title: title, Action: ActWaitSync, Hosts: []string{to},
+		Gate: Gate{Conditions: []Condition{b.lagCond(from, to, max)}, Timeout: b.t.Timeout}}
+}
+
+func (b *builder) switchTo(side inventory.Side, extra ...Condition) *Step {
+	from := side.Other()
+	conds := append([]Condition{b.successCond()}, extra...)
+	return &Step{
+		ID: "switch-to-" + string(side), Title: "Switch the balancer to " + string(side), Action: ActSwitch,
+		Side: side, Hosts: []string{b.inv.Balancer.Host},
+		Config: &Change{File: b.inv.Balancer.File, From: string(from), To: string(side),
+			Before: b.inv.Upstream(from), After: b.inv.Upstream(side)},
+		Gate: Gate{Confirm: true, Conditions: conds, Timeout: b.t.Timeout},
+	}
+}
+
+func (b *builder) verifyTraffic(side inventory.Side) *Step {
+	win := 2 * time.Second
+	return &Step{
+		ID: "verify-" + string(side) + "-traffic", Title: "Verify users are served by " + string(side), Action: ActVerifyTraffic,
+		Side: side, Hosts: b.inv.Sides.Get(side).Apps,
+		Gate: Gate{Conditions: []Condition{
+			{Kind: CondUpstream, Side: side, Window: win},
+			b.successCond(),
+		}, Timeout: verifyTimeout},
+	}
+}
+
+func (b *builder) dbStep(id, title string, act Action, host string) *Step {
+	return &Step{ID: id, Title: title, Action: act, Hosts: []string{host}, Gate: Gate{Confirm: true}}
+}
+
+func (b *builder) run(id, title string, hosts, commands []string, serial bool) *Step {
+	exec := make([]HostCommands, len(hosts))
+	for i, h := range hosts {
+		exec[i] = HostCommands{Host: h, Commands: make([]string, len(commands))}
+		for j, c := range commands {
+			exec[i].Commands[j] = expand(b.inv, c, h)
+		}
+	}
+	return &Step{ID: id, Title: title, Action: ActRun, Hosts: hosts, Exec: exec, Serial: serial, Gate: Gate{Confirm: true}}
+}
+
+// upgrade returns the steps that upgrade one side's app hosts: the commands, the migration (only on
+// the side whose database is the primary being migrated), and a direct check of every host.
+func (b *builder) upgrade(side inventory.Side, migrate bool) []*Step {
+	s := string(side)
+	apps := b.inv.Sides.Get(side).Apps
+	up := b.inv.Upgrade
+	out := []*Step{b.run("upgrade-"+s, fmt.Sprintf("Upgrade %s app hosts to %s", s, up.Version), apps, up.Commands, up.OneAtATime)}
+	if migrate && len(up.Migrate.Commands) > 0 {
+		out = append(out, b.run("migrate-"+s, "Migrate "+b.inv.Sides.Get(side).Database+" (from "+apps[0]+")", apps[:1], up.Migrate.Commands, false))
+	}
+	out = append(out, &Step{ID: "verify-" + s + "-direct", Title: fmt.Sprintf("Verify each %s app host reports %s (direct, not through the balancer)", s, up.Verify.Version),
+		Action: ActVerifyDirect, Hosts: apps, Version: up.Verify.Version, Path: up.Verify.Path})
+	return out
+}

@@ -1,0 +1,189 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+)
+
+// sample takes readings every PollEvery until ctx ends. Only the newest unread reading is kept, so a
+// slow consumer never makes the databases queue queries: there is one query round in flight at most.
+func (e *Engine) sample(ctx context.Context) {
+	for {
+		r := TakeReadings(ctx, e.world, e.inv, e.opt.PollEvery)
+		select {
+		case e.readings <- r:
+		default:
+			select {
+			case <-e.readings:
+			default:
+			}
+			select {
+			case e.readings <- r:
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.world.Clock.After(e.opt.PollEvery):
+		}
+	}
+}
+
+// TakeReadings reads replication and the probe once. It is also what `pitstop watch` prints.
+func TakeReadings(ctx context.Context, w World, inv *inventory.Inventory, poll time.Duration) Readings {
+	var r Readings
+	lags, err := w.DB.Replication(ctx)
+	r.Lags = lags
+	if err != nil {
+		r.Err = err.Error()
+	}
+	r.Probe = w.Probe.Stats(inv.Thresholds.Window)
+	r.recent = w.Probe.Stats(poll)
+	return r
+}
+
+// apply makes r the newest reading and emits it with what the engine knows of each host.
+func (e *Engine) apply(r Readings) {
+	if r.recent.Failed > 0 {
+		e.downtime += e.opt.PollEvery
+	}
+	r.Live = e.live
+	r.Downtime = e.downtime
+	r.Hosts = e.hostStates(r)
+	e.last = r
+	e.emit(Event{Kind: EvReadings, Readings: &r})
+}
+
+// hostStates derives each host's badges from the readings and the engine's own record.
+func (e *Engine) hostStates(r Readings) map[string]HostState {
+	out := map[string]HostState{}
+	e.busyMu.Lock()
+	defer e.busyMu.Unlock()
+	checks := map[string]HostCheck{}
+	for _, c := range r.Probe.Hosts {
+		checks[c.Host] = c
+	}
+	for _, side := range []inventory.Side{inventory.Production, inventory.Backup} {
+		for _, h := range e.inv.Sides.Get(side).Apps {
+			hs := HostState{Version: e.versions[h], Healthy: true}
+			if c, ok := checks[h]; ok {
+				hs.Healthy = c.OK
+				if c.Version != "" {
+					hs.Version = c.Version
+				}
+			}
+			if e.busy[h] {
+				hs.Badges = append(hs.Badges, BadgeUpgrading)
+			}
+			if !hs.Healthy {
+				hs.Badges = append(hs.Badges, BadgeDown)
+			}
+			out[h] = hs
+		}
+	}
+	for _, l := range r.Lags {
+		if l.Kind != Physical {
+			continue
+		}
+		hs := out[l.To]
+		hs.Healthy = l.Streaming
+		hs.Badges = append(hs.Badges, BadgeStandby)
+		if l.Paused {
+			hs.Badges = append(hs.Badges, BadgePaused)
+		}
+		if !l.Streaming {
+			hs.Badges = append(hs.Badges, BadgeDown)
+		}
+		out[l.To] = hs
+	}
+	for h := range e.promoted {
+		hs := out[h]
+		hs.Healthy = true
+		hs.Badges = append(hs.Badges, BadgePromoted)
+		out[h] = hs
+	}
+	for h := range e.fenced {
+		hs := out[h]
+		hs.Badges = append(hs.Badges, BadgeReadOnly)
+		out[h] = hs
+	}
+	return out
+}
+
+// preflight checks everything the plan relies on and changes nothing.
+func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) error {
+	var problems []string
+	var mu sync.Mutex
+	fail := func(s string) { mu.Lock(); problems = append(problems, s); mu.Unlock() }
+	say := func(h, s string) { out <- Event{Kind: EvOutput, StepID: st.ID, Host: h, Stream: Stdout, Text: s} }
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.opt.Parallel)
+	for _, h := range st.Hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := e.world.Hosts.Run(ctx, h, "true", func(Stream, string) {}); err != nil {
+				fail(fmt.Sprintf("%s unreachable: %v", h, err))
+				return
+			}
+			say(h, "reachable")
+		}()
+	}
+	wg.Wait()
+	live, err := e.world.Balancer.Live(ctx)
+	switch {
+	case err != nil:
+		fail("cannot read the balancer's live upstream: " + err.Error())
+	case live != inventory.Production:
+		fail(fmt.Sprintf("the balancer already sends traffic to %s; this plan starts from production (switch back first, or roll back)", live))
+	default:
+		say(e.inv.Balancer.Host, "live upstream: production ("+e.inv.Balancer.File+")")
+	}
+	lags, err := e.world.DB.Replication(ctx)
+	if err != nil {
+		fail("cannot read replication: " + err.Error())
+	}
+	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
+	found := false
+	for _, l := range lags {
+		if l.From == prod && l.To == back {
+			found = true
+			if !l.Streaming {
+				fail(fmt.Sprintf("standby %s is not streaming from %s: %s; start it and check primary_conninfo", back, prod, l.Err))
+			} else {
+				say(back, fmt.Sprintf("streaming from %s, %s behind", prod, Bytes(l.Replay)))
+			}
+		}
+	}
+	if !found && err == nil {
+		fail(fmt.Sprintf("no replication link %s→%s: is %s a standby of %s?", prod, back, back, prod))
+	}
+	if e.plan.Name == PlanReverseSync {
+		if c, ok := e.world.DB.(ReverseSyncChecker); ok {
+			if err := c.CheckReverseSync(ctx, back, prod); err != nil {
+				fail("reverse sync not possible: " + err.Error())
+			} else {
+				say(back, "reverse sync possible (wal_level = logical, every table has a key)")
+			}
+		}
+	}
+	p := e.world.Probe.Stats(e.inv.Thresholds.Window)
+	say("users", fmt.Sprintf("probe: %.1f%% success over %d requests, p50 %s", p.Success(), p.Requests, p.P50))
+	if len(problems) > 0 {
+		return fmt.Errorf("preflight found %d problem(s): %s", len(problems), strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ReverseSyncChecker is implemented by databases that can tell, before the run, whether the reverse
+// sync will work (wal_level, primary keys).
+type ReverseSyncChecker interface {
+	CheckReverseSync(ctx context.Context, from, to string) error
+}
