@@ -329,23 +329,31 @@ func (e *Engine) stepError(st *Step, err error) *StepError {
 		se.Hosts = he.hosts
 	}
 	var xe *ExitError
+	keys := "retry (r), skip (s) or abort (a)"
 	switch {
 	case errors.Is(err, ErrConnectionLost):
-		se.Advice = "the command may have half-run: check the host by hand before you retry (r) or skip (s); pitstop never re-runs it by itself"
+		se.Advice = "the command may have half-run: check the host by hand; pitstop never re-runs it by itself"
+		keys = "then retry (r) or skip (s)"
 	case errors.As(err, &xe):
-		se.Advice = fmt.Sprintf("read the output of %s above, fix the cause on the host, then retry (r)", xe.Host)
+		se.Advice = fmt.Sprintf("read the output of %s above and fix the cause on the host", xe.Host)
+		keys = "then retry (r)"
 	case errors.Is(err, errGateTimeout):
-		se.Advice = "find out why the condition does not hold, then retry (r) to wait again, or abort (a)"
+		se.Advice = "find out why the condition does not hold"
+		keys = "then retry (r) to wait again, or abort (a)"
 	case st.Action == ActSwitch:
-		se.Advice = "the previous upstream stays live; fix the balancer, then retry (r)"
+		se.Advice = "the previous upstream stays live; fix the balancer"
+		keys = "then retry (r)"
 	default:
-		se.Advice = "fix the cause, then retry (r), skip (s) or abort (a)"
-	}
-	if e.canRollback() {
-		se.Advice += fmt.Sprintf("; R rolls traffic back to %s", e.prev)
+		se.Advice = "fix the cause"
 	}
 	if e.opt.AutoApprove {
+		// Nobody is at a keyboard: say where things stand instead of which key to press.
 		se.Advice += "; " + e.state()
+		return se
+	}
+	se.Advice += ", " + keys
+	if e.canRollback() {
+		se.Advice += fmt.Sprintf("; R rolls traffic back to %s", e.prev)
 	}
 	return se
 }

@@ -165,7 +165,7 @@ func (b *builder) run(id, title string, hosts, commands []string, serial bool) *
 	for i, h := range hosts {
 		exec[i] = HostCommands{Host: h, Commands: make([]string, len(commands))}
 		for j, c := range commands {
-			exec[i].Commands[j] = expand(b.inv, c, h)
+			exec[i].Commands[j] = b.inv.Expand(c, h)
 		}
 	}
 	return &Step{ID: id, Title: title, Action: ActRun, Hosts: hosts, Exec: exec, Serial: serial, Gate: Gate{Confirm: true}}

@@ -1,0 +1,429 @@
+// Command pitstop drives a low-downtime upgrade of an application behind nginx: it switches users to a
+// backup side, upgrades production over SSH, switches back, and re-syncs the backup, with a gate
+// before every change and one-key rollback. This file is the command line only.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+
+	"github.com/pitstop-ops/pitstop/demo"
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/lab"
+	"github.com/pitstop-ops/pitstop/live"
+	"github.com/pitstop-ops/pitstop/steps"
+	"github.com/pitstop-ops/pitstop/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the plan failed or was aborted
+	exitBadInput = 2 // bad flags, a bad inventory, no terminal
+)
+
+const usage = `pitstop — a cockpit for upgrading an application behind nginx with (almost) no downtime
+
+Usage:
+  pitstop demo  [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]   rehearse on the simulated demo shop
+  pitstop run   -i FILE [--plan NAME] [--auto-approve]                       drive the upgrade on real hosts
+  pitstop plan  -i FILE [--plan NAME]                                        print every step and command; changes nothing
+  pitstop check -i FILE                                                      preflight: reachability, host keys, nginx, databases
+  pitstop watch -i FILE                                                      print replication lag and what users see
+  pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
+
+  -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
+  pitstop COMMAND --help shows a command's flags. pitstop --version prints the version.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadInput
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "--version", "version":
+		fmt.Fprintln(stdout, "pitstop", version)
+		return exitOK
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "plan":
+		return cmdPlan(rest, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "watch":
+		return cmdWatch(rest, stdout, stderr)
+	case "lab":
+		return cmdLab(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
+	return exitBadInput
+}
+
+// runFlags are the flags of the commands that drive a plan.
+type runFlags struct {
+	inventory   string
+	plan        string
+	autoApprove bool
+	parallel    int
+	journal     string
+	operator    string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
+	if withInventory {
+		fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+	}
+	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
+	fs.BoolVar(&f.autoApprove, "auto-approve", false, "no screen: confirm each gate once its conditions hold, stop at the first failure, print one line per event")
+	fs.IntVar(&f.parallel, "parallel", 10, "how many hosts one step acts on at once")
+	fs.StringVar(&f.journal, "journal", "", "append every event to this JSONL `FILE` (default: a new file under ~/.local/state/pitstop/journal)")
+	fs.StringVar(&f.operator, "operator", defaultOperator(), "who is driving, recorded with every decision")
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pitstop %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns -1 to go on, or the exit code.
+func parse(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "pitstop: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitBadInput
+	}
+	return -1
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("demo", "demo [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
+	f.register(fs, false)
+	faultName := fs.String("fault", "", "inject a fault to rehearse: "+faultNames())
+	speed := fs.Float64("speed", 0, "run simulated time N times faster (default 1 in the cockpit, 4 with --auto-approve)")
+	seed := fs.Int64("seed", 0, "random seed of the simulation (0: from the clock)")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	fault, err := demo.ParseFault(*faultName)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop demo:", err)
+		return exitBadInput
+	}
+	if *speed == 0 {
+		*speed = 1
+		if f.autoApprove {
+			*speed = 4
+		}
+	}
+	if *speed < 0.1 || *speed > 1000 {
+		fmt.Fprintf(stderr, "pitstop demo: --speed %g is out of range; use a factor from 0.1 to 1000\n", *speed)
+		return exitBadInput
+	}
+	inv, err := demo.Inventory()
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop demo: built-in inventory:", err)
+		return exitFailed
+	}
+	if *seed == 0 {
+		*seed = time.Now().UnixNano()
+	}
+	w := demo.NewWorld(inv, demo.Options{Speed: *speed, Fault: fault, Seed: *seed})
+	ctx, stop := signalContext()
+	defer stop()
+	w.Start(ctx)
+	defer w.Close()
+	return drive(ctx, inv, w.Ports(), f, stdout, stderr)
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N]", stderr)
+	f.register(fs, true)
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	inv, code := loadInventory("run", f.inventory, stderr)
+	if inv == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if inv.Source == "demo" {
+		w := demo.NewWorld(inv, demo.Options{Speed: 1, Seed: time.Now().UnixNano()})
+		w.Start(ctx)
+		defer w.Close()
+		return drive(ctx, inv, w.Ports(), f, stdout, stderr)
+	}
+	if !f.autoApprove && !isTerminal() {
+		fmt.Fprintln(stderr, "pitstop run: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless")
+		return exitBadInput
+	}
+	w, err := live.Open(ctx, inv, live.Options{Parallel: f.parallel})
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop run:", err)
+		return exitFailed
+	}
+	defer w.Close()
+	unlock, err := w.Lock(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop run:", err)
+		return exitFailed
+	}
+	defer unlock()
+	return drive(ctx, inv, w.Ports(), f, stdout, stderr)
+}
+
+// drive runs the plan against world, in the cockpit or headless.
+func drive(ctx context.Context, inv *inventory.Inventory, world steps.World, f runFlags, stdout, stderr io.Writer) int {
+	plan, err := steps.Build(inv, f.plan)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop:", err)
+		return exitBadInput
+	}
+	if !f.autoApprove && !isTerminal() {
+		fmt.Fprintln(stderr, "pitstop: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless")
+		return exitBadInput
+	}
+	path := f.journal
+	if path == "" {
+		path = defaultJournal(inv.Name, plan.Name)
+	}
+	j, err := steps.OpenJournal(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop:", err)
+		return exitFailed
+	}
+	defer j.Close()
+
+	var eng *steps.Engine
+	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator}
+	if f.autoApprove {
+		pr := &steps.Printer{W: stdout}
+		opt.Emit = func(ev steps.Event) { j.Write(ev); pr.Print(ev) }
+		fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+		eng = steps.New(inv, plan, world, opt)
+		if err := eng.Run(ctx); err != nil {
+			fmt.Fprintln(stderr, "pitstop:", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+	ck := ui.New(ui.Config{Inventory: inv, Plan: plan, Demo: !world.Live, Operator: f.operator, Journal: j.Path(),
+		Decide: func(d steps.Decision) { eng.Decide(d) }})
+	opt.Emit = func(ev steps.Event) { j.Write(ev); ck.Emit(ev) }
+	eng = steps.New(inv, plan, world, opt)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		err := eng.Run(runCtx)
+		ck.Done(err)
+		result <- err
+	}()
+	if err := ck.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "pitstop: cockpit:", err)
+	}
+	cancel()
+	err = <-result
+	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop:", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func cmdPlan(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("plan", "plan -i FILE [--plan NAME]", stderr)
+	fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	inv, code := loadInventory("plan", f.inventory, stderr)
+	if inv == nil {
+		return code
+	}
+	plan, err := steps.Build(inv, f.plan)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop plan:", err)
+		return exitBadInput
+	}
+	plan.Describe(stdout)
+	return exitOK
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", "check -i FILE", stderr)
+	file := fs.String("i", "", "inventory `FILE`")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	inv, code := loadInventory("check", *file, stderr)
+	if inv == nil {
+		return code
+	}
+	if inv.Source == "demo" {
+		fmt.Fprintln(stderr, "pitstop check: the demo inventory is simulated; there is nothing real to check (try pitstop plan -i demo)")
+		return exitBadInput
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	ok := live.Check(ctx, inv, stdout)
+	if !ok {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func cmdWatch(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("watch", "watch -i FILE [--every D] [--count N]", stderr)
+	file := fs.String("i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+	every := fs.Duration("every", time.Second, "how often to print a reading")
+	count := fs.Int("count", 0, "stop after N readings (0: until interrupted)")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	inv, code := loadInventory("watch", *file, stderr)
+	if inv == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	var world steps.World
+	if inv.Source == "demo" {
+		w := demo.NewWorld(inv, demo.Options{Speed: 1, Seed: time.Now().UnixNano()})
+		w.Start(ctx)
+		defer w.Close()
+		world = w.Ports()
+	} else {
+		w, err := live.Open(ctx, inv, live.Options{})
+		if err != nil {
+			fmt.Fprintln(stderr, "pitstop watch:", err)
+			return exitFailed
+		}
+		defer w.Close()
+		world = w.Ports()
+	}
+	for n := 0; *count == 0 || n < *count; n++ {
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-world.Clock.After(*every):
+		}
+		r := steps.TakeReadings(ctx, world, inv, *every)
+		fmt.Fprintf(stdout, "%s %s\n", world.Clock.Now().Format("15:04:05"), steps.FormatReadings(&r))
+	}
+	return exitOK
+}
+
+// loadInventory loads FILE, or the demo inventory for "demo". On failure it prints the errors and
+// returns a nil inventory with the exit code.
+func loadInventory(cmd, file string, stderr io.Writer) (*inventory.Inventory, int) {
+	if file == "" {
+		fmt.Fprintf(stderr, "pitstop %s: -i FILE is required (an inventory YAML file, or \"demo\")\n", cmd)
+		return nil, exitBadInput
+	}
+	var inv *inventory.Inventory
+	var err error
+	if file == "demo" {
+		inv, err = demo.Inventory()
+	} else {
+		inv, err = inventory.Load(file)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
+		return nil, exitBadInput
+	}
+	return inv, exitOK
+}
+
+func faultNames() string {
+	var names []string
+	for _, f := range demo.Faults() {
+		names = append(names, string(f.Fault))
+	}
+	return strings.Join(names, ", ")
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM; in the cockpit ctrl+c is a key, not a signal.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func isTerminal() bool {
+	return term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
+}
+
+func defaultOperator() string {
+	for _, k := range []string{"PITSTOP_OPERATOR", "SUDO_USER", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "operator"
+}
+
+func defaultJournal(inv, plan string) string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	name := fmt.Sprintf("%s-%s-%s.jsonl", inv, plan, time.Now().Format("20060102T150405"))
+	return filepath.Join(dir, "pitstop", "journal", name)
+}
+
+func cmdLab(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signalContext()
+	defer stop()
+	if err := lab.Main(ctx, args, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, err)
+		return exitFailed
+	}
+	return exitOK
+}
