@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Side names one half of the topology.
@@ -311,12 +312,15 @@ func ParseTarget(s string) (Target, error) {
 		if t.User == "" {
 			return Target{}, fmt.Errorf("ssh target %q has an empty user before @", s)
 		}
-		if strings.ContainsAny(t.User, " \t@:/") {
+		if strings.ContainsAny(t.User, "@:/") || strings.HasPrefix(t.User, "-") || hasSpaceOrControl(t.User) {
 			return Target{}, fmt.Errorf("ssh target %q has an invalid user %q", s, t.User)
 		}
 	}
 	host := rest
-	if strings.HasPrefix(rest, "[") || strings.Count(rest, ":") == 1 {
+	if strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]") {
+		// A bracketed IPv6 address without a port, as String writes it.
+		host = rest[1 : len(rest)-1]
+	} else if strings.HasPrefix(rest, "[") || strings.Count(rest, ":") == 1 {
 		h, p, err := net.SplitHostPort(rest)
 		if err != nil {
 			return Target{}, fmt.Errorf("ssh target %q: %v", s, err)
@@ -330,11 +334,17 @@ func ParseTarget(s string) (Target, error) {
 	if host == "" {
 		return Target{}, fmt.Errorf("ssh target %q has no host", s)
 	}
-	if strings.ContainsAny(host, " \t/@") || strings.HasPrefix(host, "-") {
+	if strings.ContainsAny(host, "/@[]") || strings.HasPrefix(host, "-") || hasSpaceOrControl(host) {
 		return Target{}, fmt.Errorf("ssh target %q has an invalid host %q", s, host)
 	}
 	t.Host = host
 	return t, nil
+}
+
+// hasSpaceOrControl reports whether s holds white space or a control character, which no user or
+// host name may contain.
+func hasSpaceOrControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
 func contains(list []string, s string) bool {

@@ -1,0 +1,76 @@
+package inventory
+
+import (
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pitstop-ops/pitstop/shell"
+)
+
+// Placeholders in commands. A placeholder is {name}, name made of letters and _. Known ones are
+// replaced, each value shell-quoted:
+//
+//	{host}     the host's name in the inventory
+//	{serve}    its serve address (host:port), '' when it has none
+//	{addr}     the host part of serve, '' when it has none
+//	{version}  upgrade.version
+//
+// Braces that are not placeholders pass through: ${VAR} (a $ right before the brace), {} and
+// {print $1} (no letters-only name inside). {{name}} is the escape for a literal {name}, as in
+// awk '{{print}}'. Validation rejects any other {name} as a likely typo.
+
+// placeholderRE matches, leftmost first: an escaped {{name}} or a {name}, either possibly after $.
+var placeholderRE = regexp.MustCompile(`\$?\{\{[A-Za-z_]+\}\}|\$?\{[A-Za-z_]+\}`)
+
+// placeholderNames are the known placeholders, sorted.
+var placeholderNames = []string{"addr", "host", "serve", "version"}
+
+func isPlaceholder(name string) bool {
+	_, found := slices.BinarySearch(placeholderNames, name)
+	return found
+}
+
+// Expand replaces the placeholders in cmd with the values for host, each shell-quoted, and turns
+// {{name}} into {name}. Unknown placeholders are left as written (validation rejects them).
+func (inv *Inventory) Expand(cmd, host string) string {
+	var serve, addr string
+	if h := inv.Hosts[host]; h != nil {
+		serve = h.Serve
+		if a, _, err := net.SplitHostPort(serve); err == nil {
+			addr = a
+		}
+	}
+	return placeholderRE.ReplaceAllStringFunc(cmd, func(m string) string {
+		switch {
+		case strings.HasPrefix(m, "$"):
+			return m
+		case strings.HasPrefix(m, "{{"):
+			return m[1 : len(m)-1]
+		}
+		switch m[1 : len(m)-1] {
+		case "host":
+			return shell.Quote(host)
+		case "serve":
+			return shell.Quote(serve)
+		case "addr":
+			return shell.Quote(addr)
+		case "version":
+			return shell.Quote(inv.Upgrade.Version)
+		}
+		return m
+	})
+}
+
+// placeholdersIn lists the names of the placeholders cmd uses, escaped and $-prefixed ones excluded.
+func placeholdersIn(cmd string) []string {
+	var out []string
+	for _, m := range placeholderRE.FindAllString(cmd, -1) {
+		if strings.HasPrefix(m, "$") || strings.HasPrefix(m, "{{") {
+			continue
+		}
+		out = append(out, m[1:len(m)-1])
+	}
+	return out
+}
