@@ -104,12 +104,21 @@ func (e *Engine) do(ctx context.Context, st *Step, out chan<- Event) error {
 		return e.runCommands(ctx, st, out)
 	case ActVerifyDirect:
 		return e.verifyDirect(ctx, st, out)
-	case ActPauseReplay:
-		say(host, "pausing WAL replay")
-		return w.DB.PauseReplay(ctx, host)
-	case ActResumeReplay:
-		say(host, "resuming WAL replay")
-		return w.DB.ResumeReplay(ctx, host)
+	case ActPauseReplay, ActResumeReplay:
+		for _, h := range st.Hosts {
+			var err error
+			if st.Action == ActPauseReplay {
+				say(h, "pausing WAL replay")
+				err = w.DB.PauseReplay(ctx, h)
+			} else {
+				say(h, "resuming WAL replay")
+				err = w.DB.ResumeReplay(ctx, h)
+			}
+			if err != nil {
+				return &hostsError{hosts: []string{h}, err: err}
+			}
+		}
+		return nil
 	case ActFence:
 		say(host, "fencing writes: default_transaction_read_only = on, ending open write transactions")
 		return w.DB.Fence(ctx, host)

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pitstop-ops/pitstop/inventory"
@@ -49,7 +50,7 @@ func (b *builder) readonly() *Plan {
 		{Name: "Switch to backup", Steps: []*Step{
 			b.switchTo(inventory.Backup, b.lagHeld(prod.Database, back.Database)),
 			b.verifyTraffic(inventory.Backup),
-			b.dbStep("pause-replay", "Pause WAL replay on "+back.Database+" so production's migration does not reach the old app", ActPauseReplay, back.Database),
+			b.replay("pause-replay", "Pause WAL replay on %s so production's migration does not reach the old app", ActPauseReplay),
 		}},
 		{Name: "Upgrade production", Steps: b.upgrade(inventory.Production, true)},
 		{Name: "Switch back", Steps: []*Step{
@@ -57,8 +58,8 @@ func (b *builder) readonly() *Plan {
 			b.verifyTraffic(inventory.Production),
 		}},
 		{Name: "Re-sync backup", Steps: []*Step{
-			b.dbStep("resume-replay", "Resume WAL replay on "+back.Database, ActResumeReplay, back.Database),
-			b.waitSync("resync", "Wait until "+back.Database+" has replayed everything", prod.Database, back.Database, b.t.MaxLag),
+			b.replay("resume-replay", "Resume WAL replay on %s", ActResumeReplay),
+			b.resync(),
 		}},
 		{Name: "Upgrade backup", Steps: b.upgrade(inventory.Backup, false)},
 	}
@@ -154,6 +155,28 @@ func (b *builder) verifyTraffic(side inventory.Side) *Step {
 			b.successCond(),
 		}, Timeout: verifyTimeout},
 	}
+}
+
+// backupStandbys are the databases that serve the backup side: its standby and its replicas. They all
+// stream from production, so all of them are paused while production is migrated.
+func (b *builder) backupStandbys() []string {
+	return append([]string{b.inv.Sides.Backup.Database}, b.inv.Sides.Backup.Replicas...)
+}
+
+func (b *builder) replay(id, title string, act Action) *Step {
+	hosts := b.backupStandbys()
+	return &Step{ID: id, Title: fmt.Sprintf(title, strings.Join(hosts, ", ")), Action: act, Hosts: hosts, Gate: Gate{Confirm: true}}
+}
+
+// resync waits until every paused standby has replayed what production wrote meanwhile.
+func (b *builder) resync() *Step {
+	prod := b.inv.Sides.Production.Database
+	st := b.waitSync("resync", "Wait until "+strings.Join(b.backupStandbys(), ", ")+" have replayed everything", prod, b.inv.Sides.Backup.Database, b.t.MaxLag)
+	for _, r := range b.inv.Sides.Backup.Replicas {
+		st.Hosts = append(st.Hosts, r)
+		st.Gate.Conditions = append(st.Gate.Conditions, b.lagCond(prod, r, b.t.MaxLag))
+	}
+	return st
 }
 
 func (b *builder) dbStep(id, title string, act Action, host string) *Step {
