@@ -209,6 +209,8 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) step(ctx context.Context, st *Step) (outcome, error) {
 	retried := false
 	for {
+		// A wait step's duration is its wait; a confirmed step's starts at the confirmation.
+		start := e.world.Clock.Now()
 		if needsGate(st) && !(retried && len(st.Gate.Conditions) == 0) {
 			e.emit(Event{Kind: EvStepStarted, StepID: st.ID, Status: StatusWaiting})
 			// A retry was already the operator's confirmation; the conditions still have to hold.
@@ -234,7 +236,9 @@ func (e *Engine) step(ctx context.Context, st *Step) (outcome, error) {
 				return outRolledBack, nil
 			}
 		}
-		start := e.world.Clock.Now()
+		if st.Gate.Confirm {
+			start = e.world.Clock.Now()
+		}
 		e.emit(Event{Kind: EvStepStarted, StepID: st.ID, Status: StatusRunning})
 		out, err := e.execute(ctx, st)
 		dur := e.world.Clock.Now().Sub(start)

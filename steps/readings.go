@@ -102,6 +102,12 @@ func (e *Engine) hostStates(r Readings) map[string]HostState {
 		}
 		out[l.To] = hs
 	}
+	// A database that something streams from is a primary; it is healthy while it answers.
+	for _, l := range r.Lags {
+		if _, seen := out[l.From]; !seen && l.Kind == Physical {
+			out[l.From] = HostState{Healthy: r.Err == ""}
+		}
+	}
 	for h := range e.promoted {
 		hs := out[h]
 		hs.Healthy = true
@@ -175,7 +181,7 @@ func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) erro
 		}
 	}
 	p := e.world.Probe.Stats(e.inv.Thresholds.Window)
-	say("users", fmt.Sprintf("probe: %.1f%% success over %d requests, p50 %s", p.Success(), p.Requests, p.P50))
+	say("users", fmt.Sprintf("probe: %.1f%% success over %d requests, p50 %s", p.Success(), p.Requests, p.P50.Round(100*time.Microsecond)))
 	if len(problems) > 0 {
 		return fmt.Errorf("preflight found %d problem(s): %s", len(problems), strings.Join(problems, "; "))
 	}
