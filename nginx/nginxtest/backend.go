@@ -1,0 +1,93 @@
+package nginxtest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Backend is a small application server on a fixed loopback address. It answers every GET with its
+// name and an X-App-Version header, and every POST with 201, or 503 while it is read-only (as the
+// application does when its database refuses writes).
+type Backend struct {
+	Name string
+	Addr string
+
+	version  atomic.Value // string
+	readOnly atomic.Bool
+	hits     atomic.Int64
+
+	mu  sync.Mutex
+	srv *httptest.Server
+}
+
+// StartBackend starts a backend named name on addr (host:port) reporting version, and stops it when
+// the test ends.
+func StartBackend(t testing.TB, name, addr, version string) *Backend {
+	t.Helper()
+	b := &Backend{Name: name, Addr: addr}
+	b.version.Store(version)
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Start listens again after Stop.
+func (b *Backend) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", b.Addr)
+	if err != nil {
+		return fmt.Errorf("backend %s: listen on %s: %w", b.Name, b.Addr, err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(b.serve))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	b.srv = srv
+	return nil
+}
+
+// Stop closes the listener and every connection: nginx then gets "connection refused".
+func (b *Backend) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		b.srv.CloseClientConnections()
+		b.srv.Close()
+		b.srv = nil
+	}
+}
+
+// SetReadOnly makes POSTs answer 503 (true) or 201 (false).
+func (b *Backend) SetReadOnly(ro bool) { b.readOnly.Store(ro) }
+
+// SetVersion changes the version the backend reports.
+func (b *Backend) SetVersion(v string) { b.version.Store(v) }
+
+// Hits is how many requests the backend answered.
+func (b *Backend) Hits() int64 { return b.hits.Load() }
+
+func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
+	b.hits.Add(1)
+	w.Header().Set("X-App-Version", b.version.Load().(string))
+	if r.Method == http.MethodPost {
+		if b.readOnly.Load() {
+			http.Error(w, "read-only: the database refuses writes", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, "%s stored\n", b.Name)
+		return
+	}
+	fmt.Fprintf(w, "%s %s\n", b.Name, b.version.Load().(string))
+}

@@ -1,0 +1,306 @@
+package nginx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+// SwitchError is the error of a failed switch: the stage that failed, why, and the state the switch
+// left the balancer in after undoing itself. Errors wrapped in Err include ErrTestFailed,
+// ErrReloadIgnored and ErrNotServed.
+type SwitchError struct {
+	To inventory.Side
+	// Stage is what the switch was doing, e.g. "testing the configuration".
+	Stage string
+	Err   error
+	// Restored is true when the upstream file holds its previous content again.
+	Restored bool
+	// State says where the balancer is now and, when it needs a person, what to do.
+	State string
+}
+
+func (e *SwitchError) Error() string {
+	return fmt.Sprintf("switch to %s failed while %s: %v. Now: %s", e.To, e.Stage, e.Err, e.State)
+}
+
+// Unwrap returns the cause.
+func (e *SwitchError) Unwrap() error { return e.Err }
+
+// reloadState is what a reload did, as far as the worker pids tell.
+type reloadState int
+
+const (
+	notReloaded      reloadState = iota // the reload command was not run
+	reloadIgnored                       // it ran, the workers stayed: nginx runs what it ran before
+	reloadTookEffect                    // new workers: nginx runs the file as it was at the reload
+	reloadUnknown                       // it ran and failed, and the workers could not be read
+)
+
+// Switch makes side `to` live. It writes the candidate upstream atomically (keeping the current file
+// as FILE.pitstop-prev), runs balancer.test, reads nginx's worker pids, runs balancer.reload, waits
+// until new workers replaced them, then waits until probes through the balancer are served by `to`.
+// When any stage fails after the file was replaced, it restores the previous file, reloads again if it
+// had reloaded, checks that too, and returns a *SwitchError whose State says where the balancer is
+// now. The Change describes the attempted change even on error. Each stage writes one line to out.
+func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line string)) (steps.Change, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	say := func(format string, a ...any) {
+		if out != nil {
+			out(fmt.Sprintf(format, a...))
+		}
+	}
+	if to != inventory.Production && to != inventory.Backup {
+		return steps.Change{}, fmt.Errorf("switch to %q: a balancer switches to %s or %s", to, inventory.Production, inventory.Backup)
+	}
+	if len(b.inv.Sides.Get(to).Apps) == 0 {
+		return steps.Change{}, fmt.Errorf("switch to %s: the inventory lists no app host on %s (sides.%s.apps); nothing was changed", to, to, to)
+	}
+	ch := steps.Change{File: b.file(), To: string(to), After: b.render(to)}
+	s := &switcher{b: b, ch: &ch, to: to, say: say}
+
+	before, err := b.read(ctx)
+	if err != nil {
+		return ch, &SwitchError{To: to, Stage: "reading the upstream file", Err: err, State: "nothing was changed"}
+	}
+	ch.Before = before
+	if from, err := sideOf(b.inv, before); err != nil {
+		ch.From = "unknown"
+		say("%s on %s names no side of the inventory (%v); switching anyway, its content is kept in %s", b.file(), b.host(), err, b.prevFile())
+	} else {
+		ch.From, s.from = string(from), from
+		say("%s on %s sends traffic to %s", b.file(), b.host(), from)
+	}
+	if before == ch.After {
+		say("it already holds the %s upstream; writing and reloading anyway so that nginx surely runs it", to)
+	}
+
+	say("writing the %s upstream to %s (atomic rename; previous content kept in %s)", to, b.file(), b.prevFile())
+	if err := b.write(ctx, ch.After); err != nil {
+		return s.writeFailed(ctx, err)
+	}
+
+	test := b.inv.Balancer.Test
+	say("testing the configuration: %s", test)
+	if res, err := b.sh(ctx, test); err != nil {
+		for _, line := range res.all {
+			say("  %s", line)
+		}
+		return s.undo(ctx, "testing the configuration", fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(test, err), res.tail()), notReloaded)
+	}
+
+	old, err := b.readWorkers(ctx)
+	if err != nil {
+		return s.undo(ctx, "reading nginx's worker pids before the reload", err, notReloaded)
+	}
+	reload := b.inv.Balancer.Reload
+	say("configuration test passed; reloading: %s (before: %s)", reload, old)
+	if res, err := b.sh(ctx, reload); err != nil {
+		cause := fmt.Errorf("%w%s", b.cmdErr(reload, err), res.tail())
+		return s.undo(ctx, "reloading nginx", cause, b.reloadedSince(ctx, old))
+	}
+	now, err := b.awaitReload(ctx, old)
+	if err != nil {
+		r := reloadIgnored
+		if ctx.Err() != nil { // cancelled while waiting: nginx may have taken it meanwhile
+			r = b.reloadedSince(ctx, old)
+		}
+		return s.undo(ctx, "proving the reload took effect", err, r)
+	}
+	say("reload took effect: %s (old workers finish their requests, then exit)", now)
+
+	if b.verify == nil {
+		say("traffic NOT verified: no probe verifier was given, so nothing proved that %s serves the requests", to)
+		say("%s is live (unverified)", to)
+		return ch, nil
+	}
+	say("waiting until probes through the balancer are served by %s (up to %s)", to, b.VerifyTimeout)
+	ev, err := b.verify.ServedBy(ctx, to, b.VerifyTimeout)
+	if err != nil {
+		return s.undo(ctx, "verifying traffic", fmt.Errorf("%w: %w", ErrNotServed, err), reloadTookEffect)
+	}
+	say("verified: %s", ev)
+	say("%s is live", to)
+	return ch, nil
+}
+
+// cmdErr makes sure an error of command names the command and the host: a *steps.ExitError does.
+func (b *Balancer) cmdErr(command string, err error) error {
+	var ee *steps.ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return fmt.Errorf("`%s` on %s: %w", command, b.host(), err)
+}
+
+// awaitReload polls the worker pids until they show that a reload took effect, or ProofTimeout passes.
+func (b *Balancer) awaitReload(ctx context.Context, old workers) (workers, error) {
+	deadline := time.Now().Add(b.ProofTimeout)
+	last := old
+	var lastErr error
+	read := false // whether any reading succeeded
+	for {
+		w, err := b.readWorkers(ctx)
+		if err == nil {
+			if old.replacedBy(w) {
+				return w, nil
+			}
+			last, read = w, true
+		} else {
+			lastErr = err
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("waiting for nginx's new workers: %w", ctx.Err())
+		case <-time.After(b.PollEvery):
+		}
+	}
+	if !read {
+		return last, fmt.Errorf("%w: cannot tell, nginx's processes could not be read for %s: %w", ErrReloadIgnored, b.ProofTimeout, lastErr)
+	}
+	return last, fmt.Errorf("%w: %s after `%s` nginx still has the same processes (%s), so it keeps running its old configuration. "+
+		"nginx does this when a new worker cannot bind a listen port (its error log then says \"still could not bind()\"), which `nginx -t` does not check",
+		ErrReloadIgnored, b.ProofTimeout, b.inv.Balancer.Reload, last)
+}
+
+// reloadedSince reads the workers once after a failed reload command, to tell whether nginx took it.
+func (b *Balancer) reloadedSince(ctx context.Context, old workers) reloadState {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.ProofTimeout)
+	defer cancel()
+	now, err := b.readWorkers(ctx)
+	switch {
+	case err != nil:
+		return reloadUnknown
+	case old.replacedBy(now):
+		return reloadTookEffect
+	}
+	return reloadIgnored
+}
+
+// switcher carries one switch's state into its failure paths.
+type switcher struct {
+	b    *Balancer
+	ch   *steps.Change
+	to   inventory.Side
+	from inventory.Side // "" when the previous file named no side
+	say  func(format string, a ...any)
+}
+
+// fromName names what the file held before the switch.
+func (s *switcher) fromName() string {
+	if s.from == "" {
+		return "its previous (unrecognised) upstream"
+	}
+	return "the " + string(s.from) + " upstream"
+}
+
+// undoContext outlives a cancelled switch: the undo must run to its end.
+func (s *switcher) undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*s.b.ProofTimeout+s.b.VerifyTimeout+time.Minute)
+}
+
+// writeFailed handles a failed write: the file is normally untouched (the rename is the write's last
+// act), but a write cut short by a cancelled context may have renamed already, so look.
+func (s *switcher) writeFailed(ctx context.Context, cause error) (steps.Change, error) {
+	b := s.b
+	uctx, cancel := s.undoContext(ctx)
+	defer cancel()
+	now, err := b.read(uctx)
+	switch {
+	case err != nil:
+		return *s.ch, &SwitchError{To: s.to, Stage: "writing the upstream file", Err: cause,
+			State: fmt.Sprintf("cannot tell whether %s was replaced: reading it failed too (%v); nginx was not reloaded, so it still runs %s. Check the file by hand", b.file(), err, s.fromName())}
+	case now == s.ch.After && now != s.ch.Before:
+		return s.undo(ctx, "writing the upstream file", cause, notReloaded)
+	}
+	return *s.ch, &SwitchError{To: s.to, Stage: "writing the upstream file", Err: cause,
+		State: fmt.Sprintf("%s was not changed and nginx was not reloaded: it still runs %s", b.file(), s.fromName())}
+}
+
+// undo restores the previous upstream file after a failed stage, reloads nginx again when the switch
+// had reloaded it, checks the reload and the traffic, and returns the error describing all of it.
+func (s *switcher) undo(ctx context.Context, stage string, cause error, r reloadState) (steps.Change, error) {
+	b := s.b
+	uctx, cancel := s.undoContext(ctx)
+	defer cancel()
+	e := &SwitchError{To: s.to, Stage: stage, Err: cause}
+	s.say("FAILED while %s: %v", stage, cause)
+	s.say("undoing: restoring %s from %s", b.file(), b.prevFile())
+	if err := b.restore(uctx); err != nil {
+		e.State = fmt.Sprintf("restoring the previous upstream FAILED too (%v): %s still names %s and %s. Restore it by hand: cp -p %s %s && %s",
+			err, b.file(), s.to, describeNginx(r, s), b.prevFile(), b.file(), b.inv.Balancer.Reload)
+		s.say("now: %s", e.State)
+		return *s.ch, e
+	}
+	e.Restored = true
+	state := []string{fmt.Sprintf("%s holds %s again", b.file(), s.fromName())}
+	if r == notReloaded {
+		state = append(state, "nginx was not reloaded, so it still runs "+s.fromName()+" as before")
+		e.State = strings.Join(state, "; ")
+		s.say("now: %s", e.State)
+		return *s.ch, e
+	}
+
+	took := false
+	old, err := b.readWorkers(uctx)
+	if err == nil {
+		s.say("reloading nginx with the restored file: %s", b.inv.Balancer.Reload)
+		var res result
+		if res, err = b.sh(uctx, b.inv.Balancer.Reload); err != nil {
+			err = fmt.Errorf("%w%s", b.cmdErr(b.inv.Balancer.Reload, err), res.tail())
+		} else if _, err = b.awaitReload(uctx, old); err == nil {
+			took = true
+		}
+	}
+	switch {
+	case took:
+		state = append(state, "nginx reloaded it (new workers), so it runs "+s.fromName())
+	case r == reloadIgnored:
+		state = append(state, fmt.Sprintf("nginx did not take this reload either (%v), so it still runs the configuration it ran before the switch: %s. "+
+			"Fix what stops nginx's reloads (see its error log) before switching again", err, s.fromName()))
+	case r == reloadTookEffect:
+		state = append(state, fmt.Sprintf("DANGER: nginx did not take the restoring reload (%v), so it still runs the %s upstream although the file names %s. "+
+			"Fix the cause (see nginx's error log), then run `%s` on %s", err, s.to, s.fromName(), b.inv.Balancer.Reload, b.host()))
+	default:
+		state = append(state, fmt.Sprintf("nginx did not take the restoring reload (%v) and whether it took the switch's reload is unknown: it runs either %s or the %s upstream. "+
+			"Check nginx on %s, then run `%s`", err, s.fromName(), s.to, b.host(), b.inv.Balancer.Reload))
+	}
+	switch {
+	case b.verify == nil:
+		state = append(state, "traffic not verified (no probe verifier)")
+	case s.from == "":
+		state = append(state, "traffic not verified (the previous upstream names no side to expect)")
+	default:
+		s.say("waiting until probes are served by %s again (up to %s)", s.from, b.VerifyTimeout)
+		if ev, err := b.verify.ServedBy(uctx, s.from, b.VerifyTimeout); err != nil {
+			state = append(state, fmt.Sprintf("probes do NOT show %s serving: %v", s.from, err))
+		} else {
+			state = append(state, "verified: "+ev)
+		}
+	}
+	e.State = strings.Join(state, "; ")
+	s.say("now: %s", e.State)
+	return *s.ch, e
+}
+
+// describeNginx says what nginx runs when the file could not be restored.
+func describeNginx(r reloadState, s *switcher) string {
+	switch r {
+	case notReloaded:
+		return "nginx was not reloaded (it still runs " + s.fromName() + ")"
+	case reloadIgnored:
+		return "nginx did not take the reload (it still runs " + s.fromName() + ")"
+	case reloadTookEffect:
+		return "nginx runs the " + string(s.to) + " upstream"
+	}
+	return "whether nginx took the reload is unknown"
+}
