@@ -235,7 +235,7 @@ func startRun(t *testing.T, f *fakeWorld, plan string, auto bool) *run {
 // waitFor reads events until one matches, failing the test after a few seconds.
 func (r *run) waitFor(what string, match func(Event) bool) Event {
 	r.t.Helper()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(15 * time.Second)
 	for {
 		select {
 		case ev := <-r.events:

@@ -152,11 +152,11 @@ func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) erro
 	default:
 		say(e.inv.Balancer.Host, "live upstream: production ("+e.inv.Balancer.File+")")
 	}
-	lags, err := e.world.DB.Replication(ctx)
+	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
+	lags, err := e.replicationSettled(ctx, prod, back)
 	if err != nil {
 		fail("cannot read replication: " + err.Error())
 	}
-	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
 	found := false
 	for _, l := range lags {
 		if l.From == prod && l.To == back {
@@ -186,6 +186,27 @@ func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) erro
 		return fmt.Errorf("preflight found %d problem(s): %s", len(problems), strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// replicationSettled reads replication until the link from→to streams, for a few seconds at most: the
+// first reading of a database may still be under way when the preflight starts.
+func (e *Engine) replicationSettled(ctx context.Context, from, to string) ([]Lag, error) {
+	deadline := e.world.Clock.Now().Add(5 * time.Second)
+	for {
+		lags, err := e.world.DB.Replication(ctx)
+		streaming := false
+		for _, l := range lags {
+			streaming = streaming || (l.From == from && l.To == to && l.Streaming)
+		}
+		if streaming || e.world.Clock.Now().After(deadline) {
+			return lags, err
+		}
+		select {
+		case <-ctx.Done():
+			return lags, ctx.Err()
+		case <-e.world.Clock.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // ReverseSyncChecker is implemented by databases that can tell, before the run, whether the reverse

@@ -73,12 +73,8 @@ func Run(ctx context.Context, cfg Config) error {
 	return serve(ctx, cfg, ln)
 }
 
-// serve runs the application on ln, which it closes.
+// serve runs the application, configured by a validated cfg, on ln, which it closes.
 func serve(ctx context.Context, cfg Config, ln net.Listener) error {
-	if err := cfg.validate(); err != nil {
-		ln.Close()
-		return err
-	}
 	connCfg, err := parseDB(cfg)
 	if err != nil {
 		ln.Close()
