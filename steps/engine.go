@@ -332,6 +332,11 @@ func (e *Engine) afterRollback(ctx context.Context, st *Step) (outcome, error) {
 
 // finish emits the plan's last events.
 func (e *Engine) finish(err error) {
+	// One last reading, so the final screen shows the hosts as they are now, not as they were
+	// during the last step.
+	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	e.apply(TakeReadings(rctx, e.world, e.inv, e.opt.PollEvery))
+	cancel()
 	if e.phase != "" {
 		e.emit(Event{Kind: EvPhaseFinished})
 	}

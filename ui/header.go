@@ -1,0 +1,58 @@
+package ui
+
+import (
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+// headerView is the top line: DEMO or LIVE, inventory, plan, status with elapsed time, clock, driver.
+func (m *Model) headerView(w int) string {
+	s := m.styles
+	mode := s.LiveBlock.Render("██") + s.ModeLive.Render(" LIVE ") + s.LiveBlock.Render("██")
+	if m.cfg.Demo {
+		mode = s.DemoBlock.Render("██") + s.ModeDemo.Render(" DEMO ") + s.DemoBlock.Render("██")
+	}
+	status, st := m.status()
+	inv := s.Bold.Render(orText(m.cfg.Inventory.Name, "(unnamed)"))
+	plan := s.Bold.Render(orText(m.run.planName, "?"))
+	state := st.Render(status) + " " + s.Bold.Render(clockDur(m.run.elapsed()))
+	clock := s.Normal.Render(m.now().Format("15:04:05"))
+	driver := s.Bold.Render(m.cfg.Operator)
+	dot := s.Dim.Render(" · ")
+	// The roomiest form that fits; the narrowest keeps mode, plan, state and who drives.
+	for _, f := range [][2]string{
+		{mode + " " + s.Brand.Render("pitstop") + " " + inv + s.Dim.Render(" · plan ") + plan + dot + state, clock + s.Dim.Render(" · driver ") + driver},
+		{mode + " " + inv + dot + plan + dot + state, clock + dot + driver},
+		{mode + " " + plan + dot + state, driver},
+	} {
+		if width(f[0])+width(f[1])+1 <= w {
+			return spread(f[0], f[1], w)
+		}
+	}
+	return fit(mode+" "+state+dot+driver, w)
+}
+
+// status says in one word or two where the run is, with the style to say it in.
+func (m *Model) status() (string, Paint) {
+	r, s := m.run, m.styles
+	switch {
+	case r.finished:
+		switch r.finalStatus {
+		case steps.StatusDone:
+			return "FINISHED", s.OK
+		case steps.StatusAborted:
+			return "ABORTED", s.Bad
+		}
+		return "FAILED", s.Bad
+	case r.engineDone:
+		return "ENGINE STOPPED", s.Bad
+	case r.started.IsZero():
+		return "starting", s.Dim
+	case r.gate != nil && r.gate.Kind == steps.GateFailed:
+		return "STEP FAILED", s.Bad
+	case r.gate != nil && r.gate.Allows(steps.Confirm) && r.gate.Ready:
+		return "waiting for you", s.Warn
+	case r.gate != nil:
+		return "waiting for conditions", s.Warn
+	}
+	return "running", s.OK
+}
