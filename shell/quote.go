@@ -5,7 +5,8 @@ package shell
 import "strings"
 
 // Quote returns s quoted for sh: it is left bare when it holds only characters that sh never
-// interprets, and otherwise wrapped in single quotes with each embedded ' written as '\”.
+// interprets, and otherwise wrapped in single quotes with each embedded quote written as the four
+// characters quote, backslash, quote, quote (close, escaped quote, reopen).
 func Quote(s string) string {
 	if s == "" {
 		return "''"
