@@ -171,7 +171,11 @@ func (b *builder) replay(id, title string, act Action) *Step {
 // resync waits until every paused standby has replayed what production wrote meanwhile.
 func (b *builder) resync() *Step {
 	prod := b.inv.Sides.Production.Database
-	st := b.waitSync("resync", "Wait until "+strings.Join(b.backupStandbys(), ", ")+" have replayed everything", prod, b.inv.Sides.Backup.Database, b.t.MaxLag)
+	verb := " has"
+	if len(b.backupStandbys()) > 1 {
+		verb = " have"
+	}
+	st := b.waitSync("resync", "Wait until "+strings.Join(b.backupStandbys(), ", ")+verb+" replayed everything", prod, b.inv.Sides.Backup.Database, b.t.MaxLag)
 	for _, r := range b.inv.Sides.Backup.Replicas {
 		st.Hosts = append(st.Hosts, r)
 		st.Gate.Conditions = append(st.Gate.Conditions, b.lagCond(prod, r, b.t.MaxLag))
