@@ -83,6 +83,9 @@ type Host struct {
 	Serve string `yaml:"serve"`
 	// Postgres is the libpq connection string of the database on this host (database hosts only).
 	Postgres string `yaml:"postgres"`
+	// PostgresViaSSH opens the database connections through the host's SSH connection: the
+	// connection string's address is then resolved and reached on the host itself.
+	PostgresViaSSH bool `yaml:"postgres_via_ssh"`
 }
 
 // Sides holds the two sides.

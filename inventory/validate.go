@@ -252,6 +252,8 @@ func (c *checker) checkHosts(roles map[string]role) {
 		}
 		if h.Postgres != "" || (used && r.kind != "app") {
 			c.checkPostgres(base+".postgres", name, h.Postgres, databases)
+		} else if h.PostgresViaSSH {
+			c.errorf(base+".postgres_via_ssh", "%s.postgres_via_ssh is set, but the host has no postgres connection string to reach through SSH; remove postgres_via_ssh, or add postgres: if the host runs the database", base)
 		}
 	}
 }

@@ -143,6 +143,10 @@ func TestParseRules(t *testing.T) {
 			`hosts.db-b.postgres is not a valid PostgreSQL connection string (failed to parse as keyword/value); write a postgres:// URL or key=value pairs, e.g. host=10.0.1.20 user=pitstop dbname=shop`},
 		{"postgres duplicate", []string{"postgres: postgres://pitstop@10.0.1.20/shop", "postgres: ‸host=10.0.2.20 user=pitstop dbname=shop"}, "",
 			`hosts.db-p.postgres is the same connection string as host "db-b"'s; each database host needs its own server`},
+		{"postgres via ssh without postgres", []string{"    ssh: ops@lb\n", "    ssh: ops@lb\n    postgres_via_ssh: ‸true\n"}, "",
+			`hosts.lb.postgres_via_ssh is set, but the host has no postgres connection string to reach through SSH; remove postgres_via_ssh, or add postgres: if the host runs the database`},
+		{"postgres via ssh not a bool", []string{"    postgres: postgres://pitstop@10.0.1.20/shop\n", "    postgres: postgres://pitstop@10.0.1.20/shop\n    postgres_via_ssh: ‸1\n"}, "",
+			`hosts.db-p.postgres_via_ssh must be true or false, found the number 1`},
 
 		// Sides.
 		{"backup missing", []string{"sides:\n", "‸sides:\n", "  backup:\n    apps:\n      - app-b1\n    database: db-b\n", ""}, "",
@@ -214,7 +218,7 @@ func TestParseRules(t *testing.T) {
 		{"unknown top-level field", []string{"name: shop\n", "name: shop\n‸hsots: {}\n"}, "",
 			`unknown field "hsots" at the top level; did you mean "hosts"?`},
 		{"unknown field listing", []string{"    ssh: ops@lb\n", "    ssh: ops@lb\n    ‸user: ops\n"}, "",
-			`unknown field "user" in hosts.lb; known fields there: postgres, serve, ssh`},
+			`unknown field "user" in hosts.lb; known fields there: postgres, postgres_via_ssh, serve, ssh`},
 		{"unknown field in a side", []string{"    database: db-p\n", "    database: db-p\n    ‸replica: [db-b]\n"}, "",
 			`unknown field "replica" in sides.production; did you mean "replicas"?`},
 		{"rate not a number", []string{"  url: http://127.0.0.1:8080/\n", "  url: http://127.0.0.1:8080/\n  rate: ‸fast\n"}, "",
@@ -259,5 +263,22 @@ func TestParseRules(t *testing.T) {
 				t.Errorf("error shows the password: %s", err)
 			}
 		})
+	}
+}
+
+// TestPostgresViaSSH: the flag is read per host, false where it is left out, and allowed (though
+// off) on a host without a database.
+func TestPostgresViaSSH(t *testing.T) {
+	src := edit(t, base(t),
+		"    postgres: postgres://pitstop@10.0.1.20/shop\n", "    postgres: postgres://pitstop@10.0.1.20/shop\n    postgres_via_ssh: true\n",
+		"    ssh: ops@lb\n", "    ssh: ops@lb\n    postgres_via_ssh: false\n")
+	inv, err := Parse("shop.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]bool{"db-p": true, "db-b": false, "lb": false} {
+		if got := inv.Hosts[host].PostgresViaSSH; got != want {
+			t.Errorf("hosts.%s.postgres_via_ssh = %v, want %v", host, got, want)
+		}
 	}
 }

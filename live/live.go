@@ -42,8 +42,27 @@ func Open(ctx context.Context, inv *inventory.Inventory, opt Options) (*World, e
 	w.Probe = probe.New(inv, probe.Options{})
 	w.Probe.Start(ctx)
 	w.Nginx = nginx.New(inv, w.Hosts, w.Probe)
-	w.DB = postgres.New(inv, postgres.Options{})
+	w.DB = postgres.New(inv, postgres.Options{DialHost: dialHost(inv, w.Hosts)})
 	return w, nil
+}
+
+// dialHost returns, when any host sets postgres_via_ssh, the per-host dialer the Cluster uses: those
+// hosts' database connections go through their SSH connection (the pool's, shared with commands),
+// the others connect directly. It returns nil when no host asks for SSH.
+func dialHost(inv *inventory.Inventory, hosts *remote.Pool) func(host string) postgres.DialFunc {
+	via := false
+	for _, h := range inv.Hosts {
+		via = via || (h != nil && h.PostgresViaSSH)
+	}
+	if !via {
+		return nil
+	}
+	return func(name string) postgres.DialFunc {
+		if h := inv.Host(name); h != nil && h.PostgresViaSSH {
+			return hosts.Dialer(name)
+		}
+		return nil
+	}
 }
 
 // Ports returns the world as the engine sees it.
