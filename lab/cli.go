@@ -49,7 +49,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, st)
 		return nil
 	case "bench":
-		return benchMain(ctx, args[1:], stdout, stderr)
+		return BenchMain(ctx, args[1:], stdout, stderr)
 	case "app":
 		return AppMain(ctx, args[1:], stderr)
 	case "migrate":
@@ -135,32 +135,26 @@ func MigrateMain(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// benchMain measures how long the lab takes to start and stop: it brings a lab up and down in a
-// scratch directory a few times and prints each step's time and the totals.
-func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pitstop lab bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var opt Options
-	fs.BoolVar(&opt.SSH, "ssh", false, "include the lab's sshd")
-	fs.IntVar(&opt.PortBase, "port-base", DefaultPortBase, "first port of the lab's range")
-	runs := fs.Int("runs", 3, "how many times to bring the lab up and down")
-	if err := fs.Parse(args); err != nil {
-		return err
+// startupBench measures how long the lab takes to start and stop (`pitstop lab bench --startup`): it
+// brings a lab up and down runs times, in opt.Dir or a scratch directory, and prints each step's time
+// and the totals.
+func startupBench(ctx context.Context, opt Options, runs int, stdout io.Writer) error {
+	if runs < 1 {
+		return fmt.Errorf("lab bench: --runs is %d; give at least 1", runs)
 	}
-	if *runs < 1 {
-		return fmt.Errorf("lab bench: --runs is %d; give at least 1", *runs)
+	if opt.Dir == "" {
+		scratch, err := os.MkdirTemp("", "pitstop-lab-bench-")
+		if err != nil {
+			return fmt.Errorf("lab bench: %w", err)
+		}
+		defer os.RemoveAll(scratch)
+		if err := os.Chmod(scratch, 0o755); err != nil { // the postgres user must reach the data directories
+			return fmt.Errorf("lab bench: %w", err)
+		}
+		opt.Dir = scratch + "/lab"
 	}
-	scratch, err := os.MkdirTemp("", "pitstop-lab-bench-")
-	if err != nil {
-		return fmt.Errorf("lab bench: %w", err)
-	}
-	defer os.RemoveAll(scratch)
-	if err := os.Chmod(scratch, 0o755); err != nil { // the postgres user must reach the data directories
-		return fmt.Errorf("lab bench: %w", err)
-	}
-	opt.Dir = scratch + "/lab"
 	var ups, downs []time.Duration
-	for i := range *runs {
+	for i := range runs {
 		if i == 0 {
 			opt.Progress = stdout
 		} else {

@@ -1,0 +1,267 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/lab"
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+// TestBadCandidateConfig: the backup app's serve address names a host that does not resolve, so the
+// candidate upstream fails `nginx -t` ("host not found in upstream"). The switch fails, the previous
+// upstream stays in place and live, and every user request is still served by production.
+func TestBadCandidateConfig(t *testing.T) {
+	l := startLab(t, baseBadConfig, false)
+	before := upstreamFile(t, l)
+	l.Inv.Hosts["app-b1"].Serve = "backup.invalid:" + strconv.Itoa(baseBadConfig+80)
+	load := startLoad(t, l)
+	settle(time.Second)
+	r := startRun(t, l.Inv, runOptions{plan: steps.PlanReadonly, auto: true})
+	err := r.wait(time.Minute)
+	settle(time.Second)
+	rep := load.Stop()
+	s := logLoad(t, rep)
+
+	var se *steps.StepError
+	if !errors.As(err, &se) || se.StepID != "switch-to-backup" {
+		t.Fatalf("Run: %v; want the switch-to-backup step to fail", err)
+	}
+	if !strings.Contains(err.Error(), "host not found in upstream") {
+		t.Errorf("the error does not quote nginx -t: %v", err)
+	}
+	if got := upstreamFile(t, l); got != before {
+		t.Errorf("upstream file after the failed switch:\n%s\nwant the previous one:\n%s", got, before)
+	}
+	assertNoFailedReads(t, rep)
+	if s.RefusedWrites+s.FailedWrites > 0 {
+		t.Errorf("%d writes refused and %d failed: production should have taken them all", s.RefusedWrites, s.FailedWrites)
+	}
+	if n := len(servedBy(rep.Requests, lab.OpRead, l.Prod)); n != s.Reads {
+		t.Errorf("%d of %d reads served by production %s", n, s.Reads, l.Prod)
+	}
+	if sum := r.summary(); sum.Live != inventory.Production {
+		t.Errorf("summary says %s is live", sum.Live)
+	}
+}
+
+// TestUpgradeCommandFails: the first upgrade command fails. The interactive run stops at a failed gate
+// that offers a rollback, users are still served by the backup meanwhile, and the rollback brings
+// them back to production (still on v1).
+func TestUpgradeCommandFails(t *testing.T) {
+	l := startLab(t, baseUpgradeFail, false)
+	l.Inv.Upgrade.Commands = append([]string{"echo 'upgrade failed: simulated by the e2e test' >&2; exit 3"}, l.Inv.Upgrade.Commands...)
+	load := startLoad(t, l)
+	settle(time.Second)
+	r := startRun(t, l.Inv, runOptions{plan: steps.PlanReadonly})
+
+	g := r.waitFor("the failed gate of upgrade-production", time.Minute, gateOf(steps.GateFailed, "upgrade-production")).Gate
+	if !g.Allows(steps.Rollback) || !g.Allows(steps.Retry) {
+		t.Errorf("failed gate allows %v, want retry and rollback", g.Allowed)
+	}
+	if !strings.Contains(g.Reason, "status 3") {
+		t.Errorf("failed gate's reason %q does not give the exit status", g.Reason)
+	}
+	if out := r.output("upgrade-production", "upgrade failed: simulated"); len(out) == 0 {
+		t.Error("the failing command's stderr was not streamed")
+	}
+	settle(time.Second)
+	recent := load.Requests()
+	recent = recent[len(recent)/2:]
+	var notBackup []string
+	for _, q := range recent {
+		if q.Op == lab.OpRead && time.Since(q.Start) < time.Second && (q.Outcome != lab.OK || q.Upstream != l.Back) {
+			notBackup = append(notBackup, fmt.Sprintf("%s %s %s", q.Outcome, q.Upstream, q.Err))
+		}
+	}
+	if len(notBackup) > 0 {
+		t.Errorf("while the run waits at the failed gate, %d reads were not served by the backup: %v", len(notBackup), notBackup[:min(5, len(notBackup))])
+	}
+
+	r.decide("upgrade-production", steps.Rollback)
+	r.waitFor("rolled-back", 30*time.Second, is(steps.EvRolledBack, "upgrade-production"))
+	r.waitFor("the rolled-back gate", 10*time.Second, gateOf(steps.GateRolledBack, "upgrade-production"))
+	r.decide("upgrade-production", steps.Abort)
+	if err := r.wait(30 * time.Second); !errors.Is(err, steps.ErrAborted) {
+		t.Fatalf("Run after abort: %v, want ErrAborted", err)
+	}
+	rep := load.Stop()
+	logLoad(t, rep)
+	assertNoFailedReads(t, rep)
+	l.assertVersion(t, "app-p1", "v1")
+}
+
+// TestSSHConnectionLost: with every command going through the lab's sshd, the connection serving a
+// slow upgrade command is killed on the sshd side. The step fails with steps.ErrConnectionLost (the
+// command may have half-run, so the engine does not re-run it by itself); the operator's retry
+// reconnects and the plan finishes.
+func TestSSHConnectionLost(t *testing.T) {
+	l := startLab(t, baseSSHDrop, true)
+	marker := filepath.Join(l.Dir, "run", "slow-upgrade-started")
+	// The first time only, announce the command's parent (the watchdog shell run by sshd's session
+	// process) and sleep: the test kills the session meanwhile.
+	slow := fmt.Sprintf(`if [ ! -e %[1]s ]; then touch %[1]s; echo "slow upgrade: watchdog $PPID"; sleep 61; fi`, marker)
+	l.Inv.Upgrade.Commands = append([]string{slow}, l.Inv.Upgrade.Commands...)
+	load := startLoad(t, l)
+	r := startRun(t, l.Inv, runOptions{plan: steps.PlanReadonly})
+
+	ev := r.waitFor("the slow upgrade command", time.Minute, func(ev steps.Event) bool {
+		return ev.Kind == steps.EvOutput && ev.StepID == "upgrade-production" && strings.HasPrefix(ev.Text, "slow upgrade: watchdog ")
+	})
+	watchdog, err := strconv.Atoi(strings.TrimPrefix(ev.Text, "slow upgrade: watchdog "))
+	if err != nil {
+		t.Fatalf("parse %q: %v", ev.Text, err)
+	}
+	session := parentOf(t, watchdog)
+	if cmd := cmdline(session); !strings.HasPrefix(cmd, "sshd") {
+		t.Fatalf("the parent of the remote command's watchdog (pid %d) is %q, not an sshd session", session, cmd)
+	}
+	t.Logf("killing sshd session process %d (%s)", session, cmdline(session))
+	if err := syscall.Kill(session, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	g := r.waitFor("the failed gate of upgrade-production", 30*time.Second, gateOf(steps.GateFailed, "upgrade-production")).Gate
+	lost := false
+	for _, err := range r.runner.errors() {
+		lost = lost || errors.Is(err, steps.ErrConnectionLost)
+	}
+	if !lost {
+		t.Fatalf("no command failed with steps.ErrConnectionLost; runner errors: %v; gate reason: %s", r.runner.errors(), g.Reason)
+	}
+	if !strings.Contains(g.Reason, "half-run") || !g.Allows(steps.Retry) {
+		t.Errorf("failed gate: reason %q, allowed %v; want the half-run advice and a retry", g.Reason, g.Allowed)
+	}
+	// The remote command did not linger after its connection dropped: sshd's watchdog killed it.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		pids := processes("sleep 61")
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the slow command still runs 3s after its connection dropped: pids %v", pids)
+			break
+		}
+	}
+	r.decide("upgrade-production", steps.Retry)
+	if err := r.wait(2 * time.Minute); err != nil {
+		t.Fatalf("after the retry: %v", err)
+	}
+	rep := load.Stop()
+	logLoad(t, rep)
+	assertNoFailedReads(t, rep)
+	l.assertVersion(t, "app-p1", "v2")
+	l.assertVersion(t, "app-b1", "v2")
+}
+
+// TestStandbyStopped: with the backup's standby stopped, `pitstop check` fails naming it, and the plan
+// stops at its preflight saying the standby is not streaming, before anything changes. With the lab
+// healthy, the check passes and writes nothing.
+func TestStandbyStopped(t *testing.T) {
+	l := startLab(t, baseStandbyDown, false)
+
+	t.Run("check passes on the healthy lab and changes nothing", func(t *testing.T) {
+		rows, upstream := l.countItems(t, "db-prod"), upstreamFile(t, l)
+		out, ok := check(t, l)
+		if !ok {
+			t.Fatalf("check failed on a healthy lab:\n%s", out)
+		}
+		for _, want := range []string{"ok    lb: reachable", "ok    app-p1: reachable", "live upstream", "is production",
+			"ok    db-prod→db-backup streaming"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("check output lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "FAIL") {
+			t.Errorf("check output has a FAIL line:\n%s", out)
+		}
+		if n := l.countItems(t, "db-prod"); n != rows {
+			t.Errorf("check wrote to production: items went from %d to %d rows", rows, n)
+		}
+		if upstreamFile(t, l) != upstream {
+			t.Error("check changed the upstream file")
+		}
+	})
+
+	data := filepath.Join(l.Dir, "pg", "db-backup")
+	if out, err := runAs("postgres", "/usr/lib/postgresql/15/bin/pg_ctl", "stop", "-D", data, "-m", "fast", "-w"); err != nil {
+		t.Fatalf("stop the standby: %v\n%s", err, out)
+	}
+
+	t.Run("check names the stopped standby", func(t *testing.T) {
+		out, ok := check(t, l)
+		if ok {
+			t.Fatalf("check passed with the standby stopped:\n%s", out)
+		}
+		var fails []string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "FAIL") {
+				fails = append(fails, line)
+			}
+		}
+		if len(fails) == 0 || !strings.Contains(strings.Join(fails, "\n"), "db-backup") {
+			t.Errorf("no FAIL line names db-backup:\n%s", out)
+		}
+	})
+
+	t.Run("the plan stops at its preflight", func(t *testing.T) {
+		before := upstreamFile(t, l)
+		r := startRun(t, l.Inv, runOptions{plan: steps.PlanReadonly, auto: true})
+		err := r.wait(time.Minute)
+		var se *steps.StepError
+		if !errors.As(err, &se) || se.StepID != "preflight" {
+			t.Fatalf("Run: %v; want the preflight to fail", err)
+		}
+		for _, want := range []string{"db-backup", "not streaming"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the preflight's error does not say %q: %v", want, err)
+			}
+		}
+		if upstreamFile(t, l) != before {
+			t.Error("the upstream file changed although the preflight failed")
+		}
+	})
+}
+
+// parentOf returns the parent pid of pid, from /proc.
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("read the parent of %d: %v", pid, err)
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
+	return ppid
+}
+
+// processes lists the pids whose command line is exactly cmd.
+func processes(cmd string) []int {
+	var out []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if cmdline(pid) == cmd {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// cmdline returns pid's command line, arguments separated by spaces.
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
