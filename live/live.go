@@ -87,6 +87,10 @@ func (w *World) Close() {
 // with a known host key, sudo where a command uses it, the balancer's config test and live upstream,
 // the databases' roles and replication. It changes nothing and reports whether all passed.
 func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
+	// A check changes nothing: its probe only reads, whatever the inventory says about writes.
+	readOnly := *inv
+	readOnly.Probe.WriteURL, readOnly.Probe.WriteEvery = "", 0
+	inv = &readOnly
 	w, err := Open(ctx, inv, Options{})
 	if err != nil {
 		fmt.Fprintln(out, "FAIL", err)
@@ -136,7 +140,11 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 	lags, err := w.DB.Replication(ctx)
 	report(err == nil, "replication readable", err)
 	for _, l := range lags {
-		report(l.Streaming, fmt.Sprintf("%s streaming, %s to replay", l.Link(), steps.Bytes(l.Replay)), fmt.Errorf("%s is not streaming: %s", l.Link(), l.Err))
+		what := fmt.Sprintf("%s streaming, %s to replay", l.Link(), steps.Bytes(l.Replay))
+		if !l.Streaming {
+			what = l.Link() + " replication"
+		}
+		report(l.Streaming, what, fmt.Errorf("%s is not streaming: %s", l.Link(), l.Err))
 	}
 	return ok
 }
