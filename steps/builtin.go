@@ -146,7 +146,14 @@ func (b *builder) switchTo(side inventory.Side, extra ...Condition) *Step {
 }
 
 func (b *builder) verifyTraffic(side inventory.Side) *Step {
+	// On the way to the backup every moment counts: writes are refused from the switch until the
+	// switch back, and the balancer's switch has already proven the new upstream serves. A quarter
+	// second (five probes at the default rate) confirms users stay there. On the way back production
+	// runs new code, and a longer look costs users nothing.
 	win := 2 * time.Second
+	if side == inventory.Backup {
+		win = 250 * time.Millisecond
+	}
 	return &Step{
 		ID: "verify-" + string(side) + "-traffic", Title: "Verify users are served by " + string(side), Action: ActVerifyTraffic,
 		Side: side, Hosts: b.inv.Sides.Get(side).Apps,
