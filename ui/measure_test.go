@@ -20,7 +20,7 @@ func cpuTime() time.Duration {
 
 // TestMeasureIdleCPU logs the CPU an idle cockpit (plan finished, nothing arriving) uses in five
 // seconds, through a real program. It measures, it does not judge: UI_MEASURE=1 go test ./ui -run
-// TestMeasureIdleCPU -v (numbers in BENCHMARKS-ui.md).
+// TestMeasureIdleCPU -v (numbers in BENCHMARKS.md).
 func TestMeasureIdleCPU(t *testing.T) {
 	if os.Getenv("UI_MEASURE") == "" {
 		t.Skip("set UI_MEASURE=1 to measure")
