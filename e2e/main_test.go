@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,17 +14,9 @@ import (
 	"github.com/pitstop-ops/pitstop/lab"
 )
 
-// TestMain lets the test binary stand in for the pitstop binary: the lab starts its applications as
-// `PITSTOP lab app …` and the inventory migrates with `PITSTOP lab migrate …`, and lab.Options.Pitstop
-// defaults to the running executable, which here is this test binary.
+// TestMain: the lab runs this test binary as its pitstop binary (see lab.StandIn).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "lab" {
-		if err := lab.Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	lab.StandIn()
 	os.Exit(m.Run())
 }
 

@@ -158,30 +158,30 @@ func (r *run) waitFor(what string, d time.Duration, match func(steps.Event) bool
 	r.t.Helper()
 	deadline := time.After(d)
 	seen := 0
-	for {
+	// next looks at the events emitted since the last look; when none matches, it returns the
+	// channel that the next event closes, read under the same lock so no event slips between.
+	next := func() (steps.Event, bool, chan struct{}) {
 		r.mu.Lock()
+		defer r.mu.Unlock()
 		for ; seen < len(r.events); seen++ {
 			if match(r.events[seen]) {
-				ev := r.events[seen]
-				r.mu.Unlock()
-				return ev
+				return r.events[seen], true, nil
 			}
 		}
-		wake := r.wake
-		r.mu.Unlock()
+		return steps.Event{}, false, r.wake
+	}
+	for {
+		ev, ok, wake := next()
+		if ok {
+			return ev
+		}
 		select {
 		case <-wake:
 		case <-r.done:
 			// The run ended: look once more at what it emitted last.
-			r.mu.Lock()
-			for ; seen < len(r.events); seen++ {
-				if match(r.events[seen]) {
-					ev := r.events[seen]
-					r.mu.Unlock()
-					return ev
-				}
+			if ev, ok, _ := next(); ok {
+				return ev
 			}
-			r.mu.Unlock()
 			r.t.Fatalf("waiting for %s: the run ended first (err: %v)", what, r.err)
 		case <-deadline:
 			r.t.Fatalf("waiting for %s: nothing after %s", what, d)

@@ -178,3 +178,18 @@ func startupBench(ctx context.Context, opt Options, runs int, stdout io.Writer) 
 		slices.Min(ups).Seconds(), slices.Max(ups).Seconds(), slices.Min(downs).Seconds(), slices.Max(downs).Seconds())
 	return nil
 }
+
+// StandIn lets a test binary stand in for the pitstop binary. The lab starts its applications as
+// `PITSTOP lab app …`, its inventory migrates with `PITSTOP lab migrate …`, and Options.Pitstop
+// defaults to the running executable, which in a test is the test binary. Call it first in TestMain:
+// when the process was started as `… lab ARGS`, it runs lab.Main and exits.
+func StandIn() {
+	if len(os.Args) < 2 || os.Args[1] != "lab" {
+		return
+	}
+	if err := Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}

@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -10,15 +9,15 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/pitstop-ops/pitstop/remote/sshdtest"
 )
 
 // testSSHD is a real OpenSSH sshd on loopback that lets the current user in with one key, and a
@@ -30,7 +29,7 @@ type testSSHD struct {
 	user string
 	// Home is the directory to give remote.Options.Home.
 	Home string
-	log  *syncBuffer
+	log  *sshdtest.Log
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -45,7 +44,7 @@ func newTestSSHD(t *testing.T, addr string) *testSSHD {
 	me, err := user.Current()
 	noErr(t, err)
 	dir := t.TempDir()
-	s := &testSSHD{t: t, dir: dir, addr: addr, user: me.Username, Home: filepath.Join(dir, "home"), log: &syncBuffer{}}
+	s := &testSSHD{t: t, dir: dir, addr: addr, user: me.Username, Home: filepath.Join(dir, "home"), log: &sshdtest.Log{}}
 	hostPub, hostKey, err := ed25519.GenerateKey(rand.Reader)
 	noErr(t, err)
 	clientPub, clientKey, err := ed25519.GenerateKey(rand.Reader)
@@ -121,7 +120,7 @@ func (s *testSSHD) Stop() {
 		return
 	default:
 	}
-	for _, p := range descendants(s.cmd.Process.Pid) {
+	for _, p := range sshdtest.Descendants(s.cmd.Process.Pid) {
 		syscall.Kill(p, syscall.SIGKILL)
 	}
 	s.cmd.Process.Kill()
@@ -132,56 +131,6 @@ func marshalKey(t *testing.T, key ed25519.PrivateKey) []byte {
 	block, err := ssh.MarshalPrivateKey(key, "pitstop live test")
 	noErr(t, err)
 	return pem.EncodeToMemory(block)
-}
-
-// descendants lists every process below pid, read from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 {
-			ppid, _ := strconv.Atoi(f[1])
-			children[ppid] = append(children[ppid], p)
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
-}
-
-// syncBuffer collects sshd's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func noErr(t testing.TB, err error) {

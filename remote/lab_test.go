@@ -24,6 +24,8 @@ import (
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/pitstop-ops/pitstop/inventory"
+
+	"github.com/pitstop-ops/pitstop/remote/sshdtest"
 )
 
 // The lab: real OpenSSH sshd processes on loopback, started by TestMain (shared ones) or by a test
@@ -122,7 +124,7 @@ type sshd struct {
 	port     int
 	cfgFile  string
 	hostKeys []ssh.Signer
-	log      *syncBuffer
+	log      *sshdtest.Log
 	cmd      *exec.Cmd
 	// exited is closed once the listener has exited and been reaped (its pid may then be reused).
 	exited chan struct{}
@@ -149,7 +151,7 @@ func newSSHD(dir, name, ip string, port int, authorized []byte, extra ...string)
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		return nil, err
 	}
-	s := &sshd{name: name, ip: ip, port: port, cfgFile: filepath.Join(d, "sshd_config"), log: &syncBuffer{}}
+	s := &sshd{name: name, ip: ip, port: port, cfgFile: filepath.Join(d, "sshd_config"), log: &sshdtest.Log{}}
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	cfg := []string{
@@ -242,8 +244,8 @@ func (s *sshd) kill() {
 	default:
 	}
 	pid := s.cmd.Process.Pid
-	for _, p := range descendants(pid) {
-		if comm(p) == "sshd" {
+	for _, p := range sshdtest.Descendants(pid) {
+		if sshdtest.Comm(p) == "sshd" {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
@@ -270,66 +272,11 @@ func (s *sshd) signalSessions(sig syscall.Signal) {
 		return
 	default:
 	}
-	for _, p := range descendants(s.cmd.Process.Pid) {
-		if comm(p) == "sshd" {
+	for _, p := range sshdtest.Descendants(s.cmd.Process.Pid) {
+		if sshdtest.Comm(p) == "sshd" {
 			syscall.Kill(p, sig)
 		}
 	}
-}
-
-// descendants lists every process below pid, read from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 {
-			ppid, _ := strconv.Atoi(f[1])
-			children[ppid] = append(children[ppid], p)
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
-}
-
-func comm(pid int) string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return strings.TrimSpace(string(b))
-}
-
-// syncBuffer collects sshd's log from its output copiers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // home is a private home directory for the code under test.
