@@ -74,10 +74,15 @@ func Up(ctx context.Context, opt Options) (*Report, error) {
 	if err := checkPrograms(l); err != nil {
 		return nil, err
 	}
-	if err := claimDir(l); err != nil {
+	wipe, err := claimDir(l)
+	if err != nil {
 		return nil, err
 	}
+	// Ports before wiping: a busy port leaves an old lab's files (and logs) as they were.
 	if err := checkPorts(l); err != nil {
+		return nil, err
+	}
+	if err := wipe(); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -162,31 +167,35 @@ func checkPrograms(l *layout) error {
 	return nil
 }
 
-// claimDir makes sure Dir is free for a new lab: missing, empty, or holding a stopped lab (whose files
-// are removed). It refuses a directory with a running lab or with files that are not a lab's.
-func claimDir(l *layout) error {
+// claimDir makes sure Dir is free for a new lab: missing, empty, or holding a stopped lab. It refuses
+// a directory with a running lab or with files that are not a lab's. The returned func prepares the
+// directory: it removes a stopped lab's files and creates the lab's directories.
+func claimDir(l *layout) (func() error, error) {
+	prepare := func() error { return mkdirs(l) }
 	entries, err := os.ReadDir(l.Dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return mkdirs(l)
+		return prepare, nil
 	case err != nil:
-		return fmt.Errorf("lab directory %s: %w", l.Dir, err)
+		return nil, fmt.Errorf("lab directory %s: %w", l.Dir, err)
 	case len(entries) == 0:
-		return mkdirs(l)
+		return prepare, nil
 	}
 	old, err := loadLayout(l.Dir)
 	if err != nil {
-		return fmt.Errorf("%w: %s is not empty and holds no lab (no %s); choose an empty or new directory", ErrNotLab, l.Dir, stateFile)
+		return nil, fmt.Errorf("%w: %s is not empty and holds no lab (no %s); choose an empty or new directory", ErrNotLab, l.Dir, stateFile)
 	}
 	if st, err := statusOf(old); err == nil && st.Running() > 0 {
-		return fmt.Errorf("%w in %s (%d processes): stop it first with \"pitstop lab down --dir %s\"", ErrRunning, l.Dir, st.Running(), l.Dir)
+		return nil, fmt.Errorf("%w in %s (%d processes): stop it first with \"pitstop lab down --dir %s\"", ErrRunning, l.Dir, st.Running(), l.Dir)
 	}
-	for _, name := range []string{"run", "logs", "bin", "pg", "nginx", "ssh", "inventory.yaml", stateFile} {
-		if err := os.RemoveAll(filepath.Join(l.Dir, name)); err != nil {
-			return fmt.Errorf("remove the old lab's %s: %w", filepath.Join(l.Dir, name), err)
+	return func() error {
+		for _, name := range []string{"run", "logs", "bin", "pg", "nginx", "ssh", "inventory.yaml", stateFile} {
+			if err := os.RemoveAll(filepath.Join(l.Dir, name)); err != nil {
+				return fmt.Errorf("remove the old lab's %s: %w", filepath.Join(l.Dir, name), err)
+			}
 		}
-	}
-	return mkdirs(l)
+		return mkdirs(l)
+	}, nil
 }
 
 // mkdirs creates the lab's directories. Each is mode 0755, the lab directory's missing parents too, so
@@ -249,6 +258,9 @@ func (l *layout) endpoints() []endpoint {
 
 // build starts the lab's processes in order and writes its inventory.
 func build(ctx context.Context, l *layout, progress io.Writer) error {
+	if err := installPitstop(l); err != nil {
+		return err
+	}
 	l.Started = time.Now().UTC().Truncate(time.Second)
 	if err := l.saveState(); err != nil {
 		return err
@@ -290,6 +302,39 @@ func build(ctx context.Context, l *layout, progress io.Writer) error {
 			fmt.Fprintf(progress, "  %-60s %5.2fs\n", s.what, time.Since(start).Seconds())
 		}
 	}
+	return nil
+}
+
+// installPitstop copies the pitstop binary to DIR/bin/pitstop, which the lab's apps, appctl and the
+// inventory's migration then run: the binary that started the lab may be gone by the upgrade (`go
+// run` deletes its build when it exits, a rebuild replaces it). When the running binary is the one
+// being copied, it is read through /proc/self/exe, which stays readable even if a previous lab's
+// bin/ (which held it) was removed.
+func installPitstop(l *layout) error {
+	dst := filepath.Join(l.binDir(), "pitstop")
+	src := l.Pitstop
+	if self, err := os.Executable(); err == nil && self == src {
+		if _, err := os.Stat("/proc/self/exe"); err == nil {
+			src = "/proc/self/exe"
+		}
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy the pitstop binary %s to %s: %w", l.Pitstop, dst, err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("copy the pitstop binary to %s: %w", dst, err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy the pitstop binary %s to %s: %w", l.Pitstop, dst, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("copy the pitstop binary to %s: %w", dst, err)
+	}
+	l.Pitstop = dst
 	return nil
 }
 

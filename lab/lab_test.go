@@ -105,6 +105,15 @@ func TestLab(t *testing.T) {
 				t.Errorf("host %s ssh = %q, want local (no --ssh)", h, inv.Hosts[h].SSH)
 			}
 		}
+		// The lab runs its own copy of the binary: the one that started it may be a `go run` build
+		// that is deleted when `lab up` returns.
+		own := filepath.Join(dir, "bin", "pitstop")
+		if fi, err := os.Stat(own); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s: %v (mode %v); want the lab's executable copy of pitstop", own, err, fi)
+		}
+		if m := inv.Upgrade.Migrate.Commands; len(m) == 0 || !strings.HasPrefix(m[0], own+" ") {
+			t.Errorf("migrate commands %q do not run %s", m, own)
+		}
 		// The balancer's own test and reload commands work.
 		sh(t, inv.Balancer.Test)
 		sh(t, inv.Balancer.Reload)
