@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/lab"
 )
@@ -46,12 +48,12 @@ type testLab struct {
 func startLab(t *testing.T, base int, ssh bool) *testLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("the end-to-end tests run the real lab as root (PostgreSQL via runuser -u postgres); run them as root, as CI does")
+		testenv.Missing(t, "the end-to-end tests run the real lab as root (PostgreSQL via runuser -u postgres); run them as root, as CI does")
 	}
 	if ssh {
 		for _, p := range []string{"/usr/sbin/sshd", "ssh-keygen"} {
 			if _, err := exec.LookPath(p); err != nil {
-				t.Skipf("%s is missing (%v): apt-get install -y openssh-server openssh-client", p, err)
+				testenv.Missing(t, fmt.Sprintf("%s is missing (%v): apt-get install -y openssh-server openssh-client", p, err))
 			}
 		}
 	}
@@ -79,7 +81,7 @@ func startLab(t *testing.T, base int, ssh bool) *testLab {
 	start := time.Now()
 	rep, err := lab.Up(ctx, lab.Options{Dir: dir, PortBase: base, SSH: ssh})
 	if errors.Is(err, lab.ErrMissingProgram) {
-		t.Skipf("cannot run the lab: %v", err)
+		testenv.Missing(t, fmt.Sprintf("cannot run the lab: %v", err))
 	}
 	if err != nil {
 		t.Fatalf("lab.Up: %v", err)

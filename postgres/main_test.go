@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 )
 
 // Ports: this package's tests use 15400–15499 on 127.0.0.1.
@@ -50,7 +52,7 @@ func runTests(m *testing.M) (code int) {
 func sharedPair(t *testing.T) *pair {
 	t.Helper()
 	if shared == nil {
-		t.Skip("PostgreSQL 15 is not installed in " + pgBinDir)
+		testenv.Missing(t, "PostgreSQL 15 is not installed in "+pgBinDir)
 	}
 	return shared
 }

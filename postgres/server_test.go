@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 	"github.com/pitstop-ops/pitstop/inventory"
 )
 
@@ -304,7 +305,7 @@ func (p *pair) destroy() {
 func newPair(t *testing.T, port int) *pair {
 	t.Helper()
 	if !havePostgres() {
-		t.Skip("PostgreSQL 15 is not installed in " + pgBinDir)
+		testenv.Missing(t, "PostgreSQL 15 is not installed in "+pgBinDir)
 	}
 	p, err := startPair("", port)
 	t.Cleanup(func() {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 )
 
 // tmuxSession drives the real pitstop binary in a detached tmux session on a private server socket,
@@ -109,7 +111,7 @@ func TestDemoInTmux(t *testing.T) {
 		t.Skip("builds the binary and runs a whole demo plan (~1 min); skipped with -short")
 	}
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install -y tmux): this test drives the real binary in tmux")
+		testenv.Missing(t, "tmux is not installed (apt-get install -y tmux): this test drives the real binary in tmux")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "pitstop")
