@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -162,9 +163,10 @@ func TestSSHConnectionLost(t *testing.T) {
 	l.assertVersion(t, "app-b1", "v2")
 }
 
-// TestStandbyStopped: with the backup's standby stopped, `pitstop check` fails naming it, and the plan
-// stops at its preflight saying the standby is not streaming, before anything changes. With the lab
-// healthy, the check passes and writes nothing.
+// TestStandbyStopped: with the lab healthy, the check passes and writes nothing. When the standby dies
+// after the preflight, the sync gate never opens: it shows "not streaming" with the reason, and the step
+// fails after thresholds.timeout naming the link, before anything changes. With the standby stopped,
+// `pitstop check` fails naming it, and a new run stops at its preflight.
 func TestStandbyStopped(t *testing.T) {
 	l := startLab(t, baseStandbyDown, false)
 
@@ -192,8 +194,56 @@ func TestStandbyStopped(t *testing.T) {
 	})
 
 	data := filepath.Join(l.Dir, "pg", "db-backup")
-	if out, err := runAs("postgres", "/usr/lib/postgresql/15/bin/pg_ctl", "stop", "-D", data, "-m", "fast", "-w"); err != nil {
-		t.Fatalf("stop the standby: %v\n%s", err, out)
+	var standbyStopped atomic.Bool
+	stopStandby := func() error {
+		if out, err := runAs("postgres", "/usr/lib/postgresql/15/bin/pg_ctl", "stop", "-D", data, "-m", "fast", "-w"); err != nil {
+			return fmt.Errorf("stop the standby: %v\n%s", err, out)
+		}
+		standbyStopped.Store(true)
+		return nil
+	}
+
+	t.Run("the standby dies after the preflight: the sync gate stays shut and says why", func(t *testing.T) {
+		before := upstreamFile(t, l)
+		inv := *l.Inv
+		inv.Thresholds.Timeout = 4 * time.Second
+		r := startRun(t, &inv, runOptions{plan: steps.PlanReadonly, auto: true, onEvent: func(ev steps.Event) {
+			// On the engine's goroutine, before the sync step starts: the standby is down from then on.
+			if ev.Kind == steps.EvStepFinished && ev.StepID == "preflight" && ev.Err == "" && !standbyStopped.Load() {
+				if err := stopStandby(); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+		r.waitFor("the sync gate showing the standby down", 30*time.Second, func(ev steps.Event) bool {
+			if ev.Kind != steps.EvGateWaiting || ev.StepID != "sync" {
+				return false
+			}
+			for _, c := range ev.Gate.Conditions {
+				if !c.OK && strings.HasPrefix(c.Value, "not streaming") {
+					return true
+				}
+			}
+			return false
+		})
+		err := r.wait(time.Minute)
+		var se *steps.StepError
+		if !errors.As(err, &se) || se.StepID != "sync" {
+			t.Fatalf("Run: %v; want the sync step to fail", err)
+		}
+		for _, want := range []string{"db-backup", "not streaming", "waited 4s"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the sync step's error does not say %q: %v", want, err)
+			}
+		}
+		if upstreamFile(t, l) != before {
+			t.Error("the upstream file changed although the sync gate never opened")
+		}
+	})
+	if !standbyStopped.Load() {
+		if err := stopStandby(); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	t.Run("check names the stopped standby", func(t *testing.T) {

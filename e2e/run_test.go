@@ -55,6 +55,7 @@ type run struct {
 	pending map[string]bool // steps confirmed whose gate has not decided yet
 	// stopConfirming, when set, ends the confirming at the first event it returns true for.
 	stopConfirming func(steps.Event) bool
+	onEvent        func(steps.Event)
 	log            bytes.Buffer
 }
 
@@ -65,6 +66,8 @@ type runOptions struct {
 	auto bool
 	// stopConfirming ends the test's confirmations at the first event it matches.
 	stopConfirming func(steps.Event) bool
+	// onEvent, when set, sees every event first, on the engine's goroutine: the engine waits for it.
+	onEvent func(steps.Event)
 }
 
 // startRun opens the real adapters for l's inventory (inv when given) and starts the plan. The
@@ -88,7 +91,7 @@ func startRun(t *testing.T, inv *inventory.Inventory, o runOptions) *run {
 		t.Fatalf("take pitstop's lock on the production database: %v", err)
 	}
 	r := &run{t: t, world: w, done: make(chan struct{}), wake: make(chan struct{}), confirm: !o.auto,
-		pending: map[string]bool{}, stopConfirming: o.stopConfirming}
+		pending: map[string]bool{}, stopConfirming: o.stopConfirming, onEvent: o.onEvent}
 	ports := w.Ports()
 	r.runner = &recRunner{Runner: ports.Hosts}
 	ports.Hosts = r.runner
@@ -127,6 +130,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // emit runs on the engine's goroutine: keep the event, confirm ready gates while confirming.
 func (r *run) emit(ev steps.Event) {
+	if r.onEvent != nil {
+		r.onEvent(ev)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
