@@ -164,6 +164,14 @@ func (b *builder) verifyTraffic(side inventory.Side) *Step {
 	}
 }
 
+// offLive makes st, which stops or changes side's apps or database, wait until users are on the other
+// side: a skipped or failed switch can then never lead to upgrading the side that serves them.
+func (b *builder) offLive(side inventory.Side, st *Step) *Step {
+	st.Gate.Conditions = append(st.Gate.Conditions, Condition{Kind: CondLive, Side: side.Other()})
+	st.Gate.Timeout = b.t.Timeout
+	return st
+}
+
 // backupStandbys are the databases that serve the backup side: its standby and its replicas. They all
 // stream from production, so all of them are paused while production is migrated.
 func (b *builder) backupStandbys() []string {
@@ -211,9 +219,9 @@ func (b *builder) upgrade(side inventory.Side, migrate bool) []*Step {
 	s := string(side)
 	apps := b.inv.Sides.Get(side).Apps
 	up := b.inv.Upgrade
-	out := []*Step{b.run("upgrade-"+s, fmt.Sprintf("Upgrade %s app hosts to %s", s, up.Version), apps, up.Commands, up.OneAtATime)}
+	out := []*Step{b.offLive(side, b.run("upgrade-"+s, fmt.Sprintf("Upgrade %s app hosts to %s", s, up.Version), apps, up.Commands, up.OneAtATime))}
 	if migrate && len(up.Migrate.Commands) > 0 {
-		out = append(out, b.run("migrate-"+s, "Migrate "+b.inv.Sides.Get(side).Database+" (from "+apps[0]+")", apps[:1], up.Migrate.Commands, false))
+		out = append(out, b.offLive(side, b.run("migrate-"+s, "Migrate "+b.inv.Sides.Get(side).Database+" (from "+apps[0]+")", apps[:1], up.Migrate.Commands, false)))
 	}
 	out = append(out, &Step{ID: "verify-" + s + "-direct", Title: fmt.Sprintf("Verify each %s app host reports %s (direct, not through the balancer)", s, up.Verify.Version),
 		Action: ActVerifyDirect, Hosts: apps, Version: up.Verify.Version, Path: up.Verify.Path})

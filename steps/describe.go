@@ -64,6 +64,8 @@ func describeCond(c Condition) string {
 		return fmt.Sprintf("probe success ≥ %.1f%% over %s", c.MinSuccess, c.Window)
 	case CondUpstream:
 		return fmt.Sprintf("every probe over %s served by %s", c.Window, c.Side)
+	case CondLive:
+		return fmt.Sprintf("the balancer sends users to %s", c.Side)
 	}
 	return string(c.Kind)
 }

@@ -357,3 +357,47 @@ func count(list []string, s string) int {
 	}
 	return n
 }
+
+// TestSkippedSwitchNeverUpgradesTheLiveSide: an operator who skips a failed switch and its failed
+// verification still cannot upgrade production while users are on it: the upgrade's gate waits for
+// the balancer to send users to the backup, refuses a confirmation, and fails after the timeout.
+func TestSkippedSwitchNeverUpgradesTheLiveSide(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	f.failSwitch = errors.New("nginx -t failed: host not found in upstream")
+	r := startRun(t, f, PlanReadonly, false)
+	r.confirmUntil("switch-to-backup")
+	r.decide("switch-to-backup", Confirm)
+	r.gate("switch-to-backup", GateFailed)
+	r.decide("switch-to-backup", Skip)
+	r.waitFor("the verification waiting", func(ev Event) bool {
+		return ev.Kind == EvGateWaiting && ev.StepID == "verify-backup-traffic" && ev.Gate.Allows(Skip)
+	})
+	r.decide("verify-backup-traffic", Skip)
+	r.confirmUntil("pause-replay")
+	r.decide("pause-replay", Confirm)
+	ev := r.waitFor("the upgrade's gate", func(ev Event) bool {
+		return ev.Kind == EvGateWaiting && ev.StepID == "upgrade-production" && ev.Gate.Kind == GateConfirm
+	})
+	var live *ConditionState
+	for i, c := range ev.Gate.Conditions {
+		if c.Kind == CondLive {
+			live = &ev.Gate.Conditions[i]
+		}
+	}
+	if live == nil || live.OK || live.Side != inventory.Backup || !strings.Contains(live.Value, "production") {
+		t.Fatalf("upgrade-production's gate conditions %+v: want an unmet 'users on backup' condition showing production live", ev.Gate.Conditions)
+	}
+	r.decide("upgrade-production", Confirm)
+	r.waitFor("the refusal", func(ev Event) bool {
+		return ev.Kind == EvNotice && ev.StepID == "upgrade-production" && strings.Contains(ev.Text, "cannot confirm yet")
+	})
+	g := r.gate("upgrade-production", GateFailed)
+	if !strings.Contains(g.Reason, "the balancer sends users to backup") {
+		t.Errorf("failed gate reason %q does not name the live-side condition", g.Reason)
+	}
+	for _, c := range f.commands() {
+		if strings.Contains(c, "app-p") && strings.Contains(c, "shop") { // upgrade commands, not the preflight's `true`
+			t.Errorf("ran %q on a production app host while users were on production", c)
+		}
+	}
+}

@@ -258,6 +258,13 @@ func (e *Engine) check(c Condition, counting bool) ConditionState {
 		}
 		cs.Value = fmt.Sprintf("%d on %s, %d elsewhere", on, c.Side, off)
 		cs.OK = on > 0 && off == 0
+	case CondLive:
+		cs.Label = fmt.Sprintf("the balancer sends users to %s", c.Side)
+		cs.Value = "live: " + string(e.live)
+		if e.live == "" {
+			cs.Value = "live side unknown"
+		}
+		cs.OK = e.live == c.Side
 	}
 	return cs
 }

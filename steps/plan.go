@@ -90,6 +90,10 @@ const (
 	CondSuccess CondKind = "success"
 	// CondUpstream holds when every probe response over Window was served by Side (and there was one).
 	CondUpstream CondKind = "upstream"
+	// CondLive holds when the balancer's live upstream is Side, as the engine last switched or read it.
+	// Steps that stop or change a side's apps carry it for the other side: users are never on the side
+	// being upgraded, whatever was skipped before.
+	CondLive CondKind = "live"
 )
 
 // Condition is one live condition of a gate.
