@@ -52,8 +52,7 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 				cancel()
 			case d.Kind == Rollback && e.canRollback():
 				// The step is stopped first, so nothing it does races the rollback.
-				if bad := e.unhealthy(ctx, e.prev); len(bad) > 0 && !d.Force {
-					e.emit(Event{Kind: EvRollbackAsk, StepID: st.ID, Text: fmt.Sprintf("%s is failing its checks (%s); users would get errors there. Roll back anyway?", e.prev, strings.Join(bad, "; "))})
+				if !d.Force && e.askRollback(ctx, st, e.prev) {
 					continue
 				}
 				cancel()

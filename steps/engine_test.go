@@ -401,3 +401,43 @@ func TestSkippedSwitchNeverUpgradesTheLiveSide(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackAsksWhenBackupTookWrites: in the reverse-sync plan the promoted backup takes users'
+// writes once it is live; production lacks them until the reverse sync, so a rollback asks first and
+// says why, and happens only when forced.
+func TestRollbackAsksWhenBackupTookWrites(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	r := startRun(t, f, PlanReverseSync, false)
+	r.confirmUntil("unfence-production")
+	r.decide("unfence-production", Rollback)
+	ask := r.waitFor("rollback-ask", func(ev Event) bool { return ev.Kind == EvRollbackAsk })
+	for _, want := range []string{"db-b was promoted", "writes", "db-p does not have them", "Roll back anyway?"} {
+		if !strings.Contains(ask.Text, want) {
+			t.Errorf("ask %q lacks %q", ask.Text, want)
+		}
+	}
+	if strings.Contains(ask.Text, "failing its checks") {
+		t.Errorf("ask %q blames healthy hosts", ask.Text)
+	}
+	if f.side() != inventory.Backup {
+		t.Fatal("rolled back without asking")
+	}
+	r.eng.Decide(Decision{Kind: Rollback, By: "tester", StepID: "unfence-production", Force: true})
+	r.waitFor("rolled back", func(ev Event) bool { return ev.Kind == EvRolledBack })
+	if f.side() != inventory.Production {
+		t.Fatal("forced rollback did not happen")
+	}
+}
+
+// TestReadonlyRollbackDoesNotAsk: in the readonly plan the backup is a read-only standby, so a
+// rollback to a healthy production loses nothing and happens at once.
+func TestReadonlyRollbackDoesNotAsk(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	r := startRun(t, f, PlanReadonly, false)
+	r.confirmUntil("pause-replay")
+	r.decide("pause-replay", Rollback)
+	ev := r.waitFor("rolled back or asked", func(ev Event) bool { return ev.Kind == EvRolledBack || ev.Kind == EvRollbackAsk })
+	if ev.Kind != EvRolledBack {
+		t.Fatalf("readonly rollback asked: %q", ev.Text)
+	}
+}

@@ -121,11 +121,8 @@ func (e *Engine) canRollback() bool { return e.prev != "" && e.prev != e.live }
 // previous side fails its direct checks and d is not forced, it asks (EvRollbackAsk) instead.
 func (e *Engine) rollback(ctx context.Context, st *Step, d Decision) bool {
 	to := e.prev
-	if !d.Force {
-		if bad := e.unhealthy(ctx, to); len(bad) > 0 {
-			e.emit(Event{Kind: EvRollbackAsk, StepID: st.ID, Text: fmt.Sprintf("%s is failing its checks (%s); users would get errors there. Roll back anyway?", to, strings.Join(bad, "; "))})
-			return false
-		}
+	if !d.Force && e.askRollback(ctx, st, to) {
+		return false
 	}
 	from := e.live
 	if err := e.switchTo(ctx, &Step{ID: st.ID, Side: to}); err != nil {
@@ -133,6 +130,26 @@ func (e *Engine) rollback(ctx context.Context, st *Step, d Decision) bool {
 		return false
 	}
 	e.emit(Event{Kind: EvRolledBack, StepID: st.ID, Text: fmt.Sprintf("rolled back from %s to %s (by %s)", from, to, d.By)})
+	return true
+}
+
+// askRollback asks the operator (EvRollbackAsk) before a rollback to side `to` that would hurt users,
+// and reports whether it asked: when to's app hosts fail their direct checks, or when the side users
+// leave holds writes `to` does not have (a promoted backup that took writes since the switch).
+func (e *Engine) askRollback(ctx context.Context, st *Step, to inventory.Side) bool {
+	var why []string
+	if bad := e.unhealthy(ctx, to); len(bad) > 0 {
+		why = append(why, fmt.Sprintf("%s is failing its checks (%s); users would get errors there", to, strings.Join(bad, "; ")))
+	}
+	if from := e.live; from != to {
+		if db := e.inv.Sides.Get(from).Database; e.promoted[db] {
+			why = append(why, fmt.Sprintf("%s was promoted and has taken users' writes since the switch; %s does not have them until the reverse sync has caught up and the writes are fenced, so after a rollback users would not see them and both databases could take writes", db, e.inv.Sides.Get(to).Database))
+		}
+	}
+	if len(why) == 0 {
+		return false
+	}
+	e.emit(Event{Kind: EvRollbackAsk, StepID: st.ID, Text: strings.Join(why, ". ") + ". Roll back anyway?"})
 	return true
 }
 
