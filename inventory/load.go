@@ -39,18 +39,28 @@ func Load(path string) (*Inventory, error) {
 	return parse(path, data, filepath.Dir(abs))
 }
 
-// parse is Parse; when dir is not empty, ssh_config is resolved against it.
-func parse(source string, data []byte, dir string) (inv *Inventory, err error) {
+// inYAML runs a call into the YAML library and turns its error into Errors. goccy/go-yaml has panicked
+// on odd input before, and a bad file must not crash the cockpit, so a panic there becomes an error
+// too. Only the library's calls are guarded: a panic in Pitstop's own checks stays a crash, which the
+// fuzz test then finds.
+func inYAML(source string, call func() error) (err error) {
 	defer func() {
-		// goccy/go-yaml has panicked on odd input before; a bad file must not crash the cockpit.
 		if r := recover(); r != nil {
-			inv, err = nil, Errors{{File: source, Line: 1, Col: 1,
+			err = Errors{{File: source, Line: 1, Col: 1,
 				Msg: "the YAML parser failed on this file (a bug in the parser); check the file's syntax and report the file to Pitstop"}}
 		}
 	}()
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, Errors{yamlError(source, err)}
+	if err := call(); err != nil {
+		return Errors{yamlError(source, err)}
+	}
+	return nil
+}
+
+// parse is Parse; when dir is not empty, ssh_config is resolved against it.
+func parse(source string, data []byte, dir string) (*Inventory, error) {
+	var file *ast.File
+	if err := inYAML(source, func() (err error) { file, err = parser.ParseBytes(data, 0); return err }); err != nil {
+		return nil, err
 	}
 	body, e := document(source, file)
 	if e != nil {
@@ -60,11 +70,13 @@ func parse(source string, data []byte, dir string) (inv *Inventory, err error) {
 	if len(sh.errs) > 0 {
 		return nil, sortErrors(sh.errs)
 	}
-	inv = &Inventory{}
+	inv := &Inventory{}
 	// The parser has already refused duplicate keys; the decoder's own check would also refuse a key
 	// that overrides one brought in by a merge key (<<), which YAML allows.
-	if err := yaml.NodeToValue(body, inv, yaml.DisallowUnknownField(), yaml.AllowDuplicateMapKey()); err != nil {
-		return nil, Errors{yamlError(source, err)}
+	if err := inYAML(source, func() error {
+		return yaml.NodeToValue(body, inv, yaml.DisallowUnknownField(), yaml.AllowDuplicateMapKey())
+	}); err != nil {
+		return nil, err
 	}
 	inv.Defaults()
 	inv.Source = source
@@ -94,7 +106,7 @@ func document(source string, f *ast.File) (ast.Node, *Error) {
 	}
 	if len(docs) == 0 {
 		return nil, &Error{File: source, Line: 1, Col: 1,
-			Msg: "the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (see docs/inventory.md)"}
+			Msg: "the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (the README's inventory section has a full example; demo/inventory.yaml is a working one)"}
 	}
 	if len(docs) > 1 {
 		line, col := 1, 1
