@@ -141,6 +141,7 @@ func (b *builder) switchTo(side inventory.Side, extra ...Condition) *Step {
 		Side: side, Hosts: []string{b.inv.Balancer.Host},
 		Config: &Change{File: b.inv.Balancer.File, From: string(from), To: string(side),
 			Before: b.inv.Upstream(from), After: b.inv.Upstream(side)},
+		Exec: []HostCommands{{Host: b.inv.Balancer.Host, Commands: []string{b.inv.Balancer.Test, b.inv.Balancer.Reload}}},
 		Gate: Gate{Confirm: true, Conditions: conds, Timeout: b.t.Timeout},
 	}
 }

@@ -41,15 +41,23 @@ func (p *Plan) Describe(w io.Writer) {
 					}
 				}
 			case ActSwitch:
-				fmt.Fprintf(w, "       on %s: write %s, test, reload, prove the workers changed and probes moved\n", strings.Join(st.Hosts, ","), st.Config.File)
+				fmt.Fprintf(w, "       on %s: write %s atomically (previous kept as %s.pitstop-prev), then\n", strings.Join(st.Hosts, ","), st.Config.File, st.Config.File)
+				for _, hc := range st.Exec {
+					for _, c := range hc.Commands {
+						fmt.Fprintf(w, "       %s$ %s\n", hc.Host, c)
+					}
+				}
+				fmt.Fprintf(w, "       and prove nginx's workers changed and probes are served by %s; on any failure the previous file is restored\n", st.Side)
 				for _, l := range diffLines(st.Config.Before, st.Config.After) {
 					fmt.Fprintf(w, "       %s\n", l)
 				}
+			case ActPreflight:
+				fmt.Fprintf(w, "       reach %s; read the live upstream, replication and the probe; changes nothing\n", strings.Join(st.Hosts, ", "))
 			case ActVerifyDirect:
 				fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version)
-			case ActPreflight, ActWaitSync, ActVerifyTraffic:
+			case ActWaitSync, ActVerifyTraffic:
 			default:
-				fmt.Fprintf(w, "       on %s\n", strings.Join(st.Hosts, ", "))
+				fmt.Fprintf(w, "       on %s: %s\n", strings.Join(st.Hosts, ", "), DatabaseAction(st))
 			}
 		}
 	}
@@ -68,4 +76,31 @@ func describeCond(c Condition) string {
 		return fmt.Sprintf("the balancer sends users to %s", c.Side)
 	}
 	return string(c.Kind)
+}
+
+// DatabaseAction says what a database step does, in the SQL the PostgreSQL adapter runs, so that an
+// operator reading the plan (or the gate) knows what confirming it changes.
+func DatabaseAction(st *Step) string {
+	const name = "pitstop_reverse" // publication, slot and subscription of the reverse sync
+	switch st.Action {
+	case ActPauseReplay:
+		return "SELECT pg_wal_replay_pause() — the standby keeps receiving WAL but stops applying it"
+	case ActResumeReplay:
+		return "SELECT pg_wal_replay_resume()"
+	case ActFence:
+		return "ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf(); then pg_terminate_backend() for sessions still inside a write transaction"
+	case ActUnfence:
+		return "ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf()"
+	case ActPromote:
+		return "SELECT pg_promote(wait => true) — the standby becomes a primary and stops following its primary"
+	case ActCapture:
+		return "CREATE PUBLICATION " + name + " FOR ALL TABLES; SELECT pg_create_logical_replication_slot('" + name + "', 'pgoutput')"
+	case ActReverseStart:
+		return "on " + st.To + ": CREATE SUBSCRIPTION " + name + " … PUBLICATION " + name + " WITH (copy_data = false, create_slot = false) — replays " + st.From + "'s changes"
+	case ActAdvanceSeq:
+		return "on " + st.To + ": SELECT setval(seq, last value on " + st.From + ") for every sequence " + st.From + " advanced"
+	case ActReverseStop:
+		return "DROP SUBSCRIPTION " + name + " on " + st.To + "; drop the slot and the publication " + name + " on " + st.From
+	}
+	return string(st.Action)
 }

@@ -300,7 +300,13 @@ func (e *Engine) lag(from, to string) (Lag, bool) {
 func (e *Engine) changes(st *Step) []string {
 	switch st.Action {
 	case ActSwitch:
-		return diffLines(e.inv.Upstream(st.Side.Other()), e.inv.Upstream(st.Side))
+		out := diffLines(e.inv.Upstream(st.Side.Other()), e.inv.Upstream(st.Side))
+		for _, hc := range st.Exec {
+			for _, c := range hc.Commands {
+				out = append(out, "then "+hc.Host+": "+c)
+			}
+		}
+		return out
 	case ActRun:
 		var out []string
 		for _, hc := range st.Exec {
@@ -310,11 +316,11 @@ func (e *Engine) changes(st *Step) []string {
 		}
 		return out
 	case ActReverseStart, ActAdvanceSeq, ActReverseStop:
-		return []string{fmt.Sprintf("%s: %s (%s → %s)", st.To, st.Action, st.From, st.To)}
+		return []string{DatabaseAction(st)}
 	case ActPreflight, ActWaitSync, ActVerifyTraffic, ActVerifyDirect:
 		return nil
 	}
-	return []string{fmt.Sprintf("%s: %s", strings.Join(st.Hosts, ", "), st.Action)}
+	return []string{fmt.Sprintf("%s: %s", strings.Join(st.Hosts, ", "), DatabaseAction(st))}
 }
 
 // diffLines is a line diff of two short files: unchanged lines prefixed "  ", removed "- ", added "+ ".

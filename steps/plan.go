@@ -50,7 +50,8 @@ type Step struct {
 	Action Action `json:"action"`
 	// Hosts the step acts on.
 	Hosts []string `json:"hosts,omitempty"`
-	// Exec is, for ActRun, the exact commands each host runs, placeholders already expanded.
+	// Exec is, for ActRun, the exact commands each host runs, placeholders already expanded; for
+	// ActSwitch, the balancer's test and reload commands the switch runs (shown, not run from here).
 	Exec []HostCommands `json:"exec,omitempty"`
 	// Serial runs the commands on one host after another instead of in parallel.
 	Serial bool `json:"serial,omitempty"`

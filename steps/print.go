@@ -9,13 +9,16 @@ import (
 )
 
 // Printer writes events as timestamped lines, for runs without a screen. Readings, which come twice a
-// second, are printed at most once per ReadingsEvery (default 5s) and whenever a gate is waiting.
+// second, are printed at most once per ReadingsEvery (default 5s). A waiting gate is printed when it
+// starts waiting and when any of its conditions turns (✓/✗); otherwise at most once per ReadingsEvery.
 type Printer struct {
 	W             io.Writer
 	ReadingsEvery time.Duration
 
 	mu       sync.Mutex
 	lastRead time.Time
+	gate     string    // the last gate printed: step, kind and which conditions held
+	gateAt   time.Time // when it was printed
 }
 
 // Print writes one event. It is safe for concurrent use.
@@ -62,14 +65,24 @@ func (p *Printer) Print(ev Event) {
 	case EvGateWaiting:
 		g := ev.Gate
 		var conds []string
+		key := ev.StepID + "/" + string(g.Kind)
 		for _, c := range g.Conditions {
 			mark := "✗"
 			if c.OK {
 				mark = "✓"
 			}
+			key += mark
 			conds = append(conds, mark+" "+c.Label+": "+c.Value)
 		}
-		line = fmt.Sprintf("gate %s (%s): %s", ev.StepID, g.Kind, g.Prompt)
+		if key == p.gate && ev.Time.Sub(p.gateAt) < every {
+			return
+		}
+		p.gate, p.gateAt = key, ev.Time
+		kind := string(g.Kind)
+		if g.Kind == GateConfirm && !g.Allows(Confirm) {
+			kind = "waiting" // a wait step: it passes by itself when its conditions hold
+		}
+		line = fmt.Sprintf("gate %s (%s): %s", ev.StepID, kind, g.Prompt)
 		if len(conds) > 0 {
 			line += " [" + strings.Join(conds, "; ") + "]"
 		}
