@@ -31,35 +31,7 @@ func TestCheckWritesNothing(t *testing.T) {
 		fmt.Fprintln(w, "ok")
 	}))
 	defer users.Close()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "upstream.conf")
-	noErr(t, os.WriteFile(file, []byte("upstream check {\n    server 127.0.0.1:15546;\n}\n"), 0o644))
-	src := fmt.Sprintf(`name: check
-probe:
-  url: %[1]s/
-  write_url: %[1]s/items
-  write_every: 10ms
-  rate: 20
-balancer:
-  host: lb
-  upstream: check
-  file: %[2]s
-  test: sleep 0.5
-hosts:
-  lb: {ssh: local}
-  app-p: {ssh: local, serve: "127.0.0.1:15546"}
-  app-b: {ssh: local, serve: "127.0.0.1:15547"}
-  db-p: {ssh: local, postgres: "postgres://pitstop@127.0.0.1:1/shop?connect_timeout=2"}
-  db-b: {ssh: local, postgres: "postgres://pitstop@127.0.0.1:2/shop?connect_timeout=2"}
-sides:
-  production: {apps: [app-p], database: db-p}
-  backup: {apps: [app-b], database: db-b}
-upgrade:
-  version: "2"
-  commands: ["true"]
-`, users.URL, file)
-	inv, err := inventory.Parse("check.yaml", []byte(src))
-	noErr(t, err)
+	inv := checkInventory(t, users.URL, "local")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out strings.Builder
@@ -78,5 +50,74 @@ upgrade:
 	}
 	if !strings.Contains(out.String(), "FAIL") || !strings.Contains(out.String(), "db-p") {
 		t.Errorf("no FAIL line names db-p:\n%s", out.String())
+	}
+}
+
+// checkInventory is a small topology for the check: every host local but db-p, reached with dbSSH;
+// the probe reads (and would write to) usersURL; the databases listen nowhere.
+func checkInventory(t *testing.T, usersURL, dbSSH string) *inventory.Inventory {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "upstream.conf")
+	noErr(t, os.WriteFile(file, []byte("upstream check {\n    server 127.0.0.1:15546;\n}\n"), 0o644))
+	src := fmt.Sprintf(`name: check
+probe:
+  url: %[1]s/
+  write_url: %[1]s/items
+  write_every: 10ms
+  rate: 20
+balancer:
+  host: lb
+  upstream: check
+  file: %[2]s
+  test: sleep 0.5
+hosts:
+  lb: {ssh: local}
+  app-p: {ssh: local, serve: "127.0.0.1:15546"}
+  app-b: {ssh: local, serve: "127.0.0.1:15547"}
+  db-p: {ssh: "%[3]s", postgres: "postgres://pitstop@127.0.0.1:1/shop?connect_timeout=2"}
+  db-b: {ssh: local, postgres: "postgres://pitstop@127.0.0.1:2/shop?connect_timeout=2"}
+sides:
+  production: {apps: [app-p], database: db-p}
+  backup: {apps: [app-b], database: db-b}
+upgrade:
+  version: "2"
+  commands: ["true"]
+`, usersURL, file, dbSSH)
+	inv, err := inventory.Parse("check.yaml", []byte(src))
+	noErr(t, err)
+	return inv
+}
+
+// TestCheckOverSSH: over real SSH, check reports a host whose key is known as reachable, and one whose
+// key is not in known_hosts as a FAIL line with the exact ssh-keyscan line to run.
+func TestCheckOverSSH(t *testing.T) {
+	users := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "127.0.0.1:15546")
+	}))
+	defer users.Close()
+	s := newTestSSHD(t, "127.0.0.1:2301")
+	s.Start()
+	t.Setenv("HOME", s.Home)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	inv := checkInventory(t, users.URL, s.Target())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out strings.Builder
+	live.Check(ctx, inv, &out)
+	if !strings.Contains(out.String(), "ok    db-p: reachable, host key known") {
+		t.Errorf("check over SSH with the key known:\n%s", out.String())
+	}
+	noErr(t, os.Remove(filepath.Join(s.Home, ".ssh", "known_hosts")))
+	out.Reset()
+	live.Check(ctx, inv, &out)
+	var fail string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "FAIL  db-p: reachable") {
+			fail = l
+		}
+	}
+	if !strings.Contains(fail, "ssh-keyscan") || !strings.Contains(fail, "2301") {
+		t.Errorf("check with db-p's host key unknown: no FAIL line for db-p with the ssh-keyscan line:\n%s", out.String())
 	}
 }

@@ -27,6 +27,7 @@ const (
 	baseDeadSide      = 18040
 	baseNoVerifier    = 18050
 	baseCancelled     = 18060
+	baseCheck         = 18070
 	baseBench         = 18400
 )
 
@@ -275,5 +276,27 @@ func TestSwitchCancelledIsUndone(t *testing.T) {
 	requireNoTemp(t, lab)
 	if _, err := os.Stat(filepath.Join(lab.Nginx.Dir, "nginx.pid")); err != nil {
 		t.Errorf("nginx is gone: %v", err)
+	}
+}
+
+// TestCheck: the balancer check reads nginx's master and workers from the pid file and finds the
+// upstream file's directory writable; a wrong pid file or a missing directory fails naming it.
+func TestCheck(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseCheck)
+	b := labBalancer(t, lab)
+	ctx := context.Background()
+	got, err := b.Check(ctx)
+	if err != nil || !strings.Contains(got, "master ") {
+		t.Fatalf("Check on a healthy balancer: %q, %v", got, err)
+	}
+	inv := *lab.Inv
+	inv.Balancer.PidFile = filepath.Join(t.TempDir(), "missing.pid")
+	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "missing.pid") {
+		t.Errorf("Check with a missing pid file: %v; want an error naming it", err)
+	}
+	inv = *lab.Inv
+	inv.Balancer.File = filepath.Join(t.TempDir(), "gone", "upstream.conf")
+	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "not writable") || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Check with the upstream file's directory missing: %v; want 'not writable' naming it", err)
 	}
 }
