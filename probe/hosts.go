@@ -40,12 +40,14 @@ func (p *Prober) check(ctx context.Context, host, serve string) steps.HostCheck 
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	u := "http://" + serve + path
+	// A serve address is host:port, but the URL goes through the same redaction as the probe's own
+	// in case someone wrote credentials into it.
+	u := newTarget("http://" + serve + path)
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.raw, nil)
 	if err != nil {
-		c.Err = fmt.Sprintf("bad check URL %q: %v", u, err)
+		c.Err = fmt.Sprintf("bad check URL %s: %s", u.shown, u.errText(err))
 		return c
 	}
 	req.Header.Set("User-Agent", userAgent)
@@ -53,7 +55,7 @@ func (p *Prober) check(ctx context.Context, host, serve string) steps.HostCheck 
 	resp, err := p.client.Do(req)
 	if err != nil {
 		c.Latency = time.Since(start)
-		c.Err = "GET " + u + ": " + reason(err, p.timeout)
+		c.Err = "GET " + u.shown + ": " + reason(err, p.timeout, u)
 		return c
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -63,7 +65,7 @@ func (p *Prober) check(ctx context.Context, host, serve string) steps.HostCheck 
 	c.Version = resp.Header.Get(p.versionHeader)
 	c.OK = resp.StatusCode >= 200 && resp.StatusCode < 300
 	if !c.OK {
-		c.Err = fmt.Sprintf("GET %s: HTTP %d", u, resp.StatusCode)
+		c.Err = fmt.Sprintf("GET %s: HTTP %d", u.shown, resp.StatusCode)
 	}
 	return c
 }

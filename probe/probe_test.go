@@ -134,16 +134,29 @@ func TestProbeCountsFailures(t *testing.T) {
 	}
 }
 
+// TestProbeCountsRefusedWrites: through nginx, the application's read-only answer (503, Retry-After,
+// "read_only") counts as a refused write, a plain 503 as a failed one.
 func TestProbeCountsRefusedWrites(t *testing.T) {
 	lab := nginxtest.NewLab(t, baseRefused)
-	lab.Prod.SetReadOnly(true)
+	// Production becomes an app that answers writes as demo/app does, on the same address.
+	lab.Prod.Stop()
+	app := probe.StartFakeApp(t, lab.Prod.Addr, "")
+	app.SetWrite(probe.WriteReadOnly)
 	p := startProbe(t, lab)
 	waitFor(t, 5*time.Second, "3 refused writes", func() bool { return p.Stats(time.Minute).WritesRefused >= 3 })
 	st := p.Stats(time.Minute)
 	if st.WritesFailed != 0 || st.WritesRefused != st.Writes || st.Failed != 0 {
 		t.Errorf("read-only app: %d writes, %d refused, %d failed, %d failed reads; want every write refused, reads fine", st.Writes, st.WritesRefused, st.WritesFailed, st.Failed)
 	}
-	lab.Prod.SetReadOnly(false)
+
+	app.SetWrite(probe.WriteNginx503)
+	plain := time.Now()
+	waitFor(t, 5*time.Second, "3 failed writes after plain 503s", func() bool { return p.Stats(time.Since(plain)).WritesFailed >= 3 })
+	if st := p.Stats(time.Since(plain)); st.WritesRefused != 0 || st.WritesFailed != st.Writes {
+		t.Errorf("plain 503s: %d writes, %d refused, %d failed; want every write failed", st.Writes, st.WritesRefused, st.WritesFailed)
+	}
+
+	app.SetWrite(probe.WriteStored)
 	writable := time.Now()
 	waitFor(t, 5*time.Second, "3 accepted writes", func() bool {
 		st := p.Stats(time.Since(writable))

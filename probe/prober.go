@@ -50,6 +50,9 @@ type Prober struct {
 	// timeout, upstreamHeader and versionHeader are the inventory's, or their defaults.
 	timeout                       time.Duration
 	upstreamHeader, versionHeader string
+	// read and write are probe.url and probe.write_url, parsed once; messages show only their
+	// redacted forms, since either may carry a password.
+	read, write target
 	// sides maps an upstream address (as nginx's $upstream_addr gives it) to its side.
 	sides map[string]inventory.Side
 	// hosts are the app hosts with a serve address, sorted.
@@ -120,7 +123,8 @@ func New(inv *inventory.Inventory, opt Options) *Prober {
 		opt.VerifySpan = 250 * time.Millisecond
 	}
 	p := &Prober{inv: inv, opt: opt, client: opt.Client, checks: map[string]steps.HostCheck{},
-		timeout: inv.Probe.Timeout, upstreamHeader: inv.Probe.UpstreamHeader, versionHeader: inv.Probe.VersionHeader}
+		timeout: inv.Probe.Timeout, upstreamHeader: inv.Probe.UpstreamHeader, versionHeader: inv.Probe.VersionHeader,
+		read: newTarget(inv.Probe.URL), write: newTarget(inv.Probe.WriteURL)}
 	if p.timeout <= 0 {
 		p.timeout = 2 * time.Second
 	}
@@ -201,11 +205,11 @@ func (p *Prober) Start(ctx context.Context) {
 		return
 	}
 	p.ctx, p.cancel = context.WithCancel(ctx)
-	if p.inv.Probe.URL != "" {
+	if p.read.raw != "" {
 		p.wg.Add(1)
 		go p.readLoop(p.ctx)
 	}
-	if p.inv.Probe.WriteURL != "" && p.inv.Probe.WriteEvery > 0 {
+	if p.write.raw != "" && p.inv.Probe.WriteEvery > 0 {
 		p.wg.Add(1)
 		go p.writeLoop(p.ctx)
 	}

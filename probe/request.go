@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,18 +21,22 @@ const maxBody = 1 << 20
 // get makes one request through the balancer.
 func (p *Prober) get(ctx context.Context, seq uint64, start time.Time, timeout time.Duration) record {
 	r := record{seq: seq, start: start}
+	if p.read.invalid != "" {
+		r.err = fmt.Sprintf("bad probe URL %s: %s", p.read.shown, p.read.invalid)
+		return r
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.inv.Probe.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.read.raw, nil)
 	if err != nil {
-		r.err = fmt.Sprintf("bad probe URL %q: %v", p.inv.Probe.URL, err)
+		r.err = fmt.Sprintf("bad probe URL %s: %s", p.read.shown, p.read.errText(err))
 		return r
 	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		r.latency = time.Since(start)
-		r.err = reason(err, timeout)
+		r.err = reason(err, timeout, p.read)
 		return r
 	}
 	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -42,7 +47,7 @@ func (p *Prober) get(ctx context.Context, seq uint64, start time.Time, timeout t
 	r.version = resp.Header.Get(p.versionHeader)
 	switch {
 	case err != nil:
-		r.err = "reading the body: " + reason(err, timeout)
+		r.err = "reading the body: " + reason(err, timeout, p.read)
 	case !success(resp.StatusCode):
 		r.err = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	default:
@@ -57,7 +62,7 @@ func (p *Prober) post(ctx context.Context, n uint64) writeRecord {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	body := fmt.Sprintf(`{"probe":"pitstop","n":%d,"at":%q}`, n, w.start.UTC().Format(time.RFC3339Nano))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.inv.Probe.WriteURL, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.write.raw, strings.NewReader(body))
 	if err != nil {
 		return w
 	}
@@ -71,15 +76,32 @@ func (p *Prober) post(ctx context.Context, n uint64) writeRecord {
 	if err != nil {
 		return w
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	// The start of the body is enough to recognise a refusal; the rest is drained for keep-alive.
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxRefusal))
+	if err == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	}
 	resp.Body.Close()
 	switch {
+	case err != nil:
 	case success(resp.StatusCode):
 		w.outcome = writeOK
-	case resp.StatusCode == http.StatusServiceUnavailable:
+	case refusal(resp, head):
 		w.outcome = writeRefused
 	}
 	return w
+}
+
+// maxRefusal is how much of a write's answer is searched for the application's read_only error.
+const maxRefusal = 64 << 10
+
+// refusal tells a write refused on purpose, and worth retrying, from a failed one, by the same rule
+// as the lab's load generator (lab/load.go): the application answers 503 with Retry-After and its
+// "read_only" error while its database is read-only. Any other 503 — nginx's for a rate limit or
+// a maintenance page, the application's for a database that is down — is a failed write.
+func refusal(resp *http.Response, body []byte) bool {
+	return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" &&
+		bytes.Contains(body, []byte(`"read_only"`))
 }
 
 // success is the probe's idea of a good answer: 2xx or 3xx (redirects are not followed).
@@ -98,8 +120,9 @@ func lastUpstream(v string) string {
 	return strings.TrimSpace(v)
 }
 
-// reason shortens a client error to what happened.
-func reason(err error, timeout time.Duration) string {
+// reason shortens a client error to what happened (the caller names the URL), with the credentials
+// of t scrubbed from it.
+func reason(err error, timeout time.Duration, t target) string {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Sprintf("no answer within %s", timeout)
@@ -108,5 +131,5 @@ func reason(err error, timeout time.Duration) string {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return err.Error()
+	return t.errText(err)
 }

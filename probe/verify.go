@@ -18,11 +18,14 @@ import (
 // returns a one-line account of the proof, or after timeout an error saying what those requests saw.
 // The Prober must be running. ServedBy makes *Prober an nginx.Verifier.
 func (p *Prober) ServedBy(ctx context.Context, side inventory.Side, timeout time.Duration) (string, error) {
-	if p.inv.Probe.URL == "" {
+	if p.read.raw == "" {
 		return "", fmt.Errorf("the inventory has no probe.url, so nothing can show which side serves: set it to a page users load through the balancer")
 	}
+	if p.read.invalid != "" {
+		return "", fmt.Errorf("probe.url %s is unusable, so nothing can show which side serves: %s; correct it in the inventory", p.read.shown, p.read.invalid)
+	}
 	if p.running() == nil {
-		return "", fmt.Errorf("the probe of %s is not running, so nothing can show which side serves (start it before switching)", p.inv.Probe.URL)
+		return "", fmt.Errorf("the probe of %s is not running, so nothing can show which side serves (start it before switching)", p.read.shown)
 	}
 	p.mu.Lock()
 	from := p.seq
@@ -33,15 +36,15 @@ func (p *Prober) ServedBy(ctx context.Context, side inventory.Side, timeout time
 		recent := p.since(from)
 		if run, ok := lastRun(recent, n, p.opt.VerifySpan); ok && p.allServedBy(run, side) {
 			return fmt.Sprintf("the last %d probe requests through %s (%s; %d since the wait began) were all served by %s: %s",
-				len(run), p.inv.Probe.URL, run[len(run)-1].start.Sub(run[0].start).Round(time.Millisecond), len(recent), side, p.describe(run)), nil
+				len(run), p.read.shown, run[len(run)-1].start.Sub(run[0].start).Round(time.Millisecond), len(recent), side, p.describe(run)), nil
 		}
 		if time.Now().After(deadline) {
 			if len(recent) == 0 {
-				return "", fmt.Errorf("no probe request through %s completed in %s", p.inv.Probe.URL, timeout)
+				return "", fmt.Errorf("no probe request through %s completed in %s", p.read.shown, timeout)
 			}
 			last := recent[max(len(recent)-n, 0):]
 			return "", fmt.Errorf("after %s the last %d probe requests through %s were not all served by %s: %s",
-				timeout, len(last), p.inv.Probe.URL, side, p.describe(last))
+				timeout, len(last), p.read.shown, side, p.describe(last))
 		}
 		select {
 		case <-ctx.Done():
