@@ -64,7 +64,7 @@ func (g grants) missing(reverse bool) []string {
 			out = append(out, fmt.Sprintf("%s (%s)", what, fmt.Sprintf(grant, g.user)))
 		}
 	}
-	add(g.monitor, "reading every column of pg_stat_replication", "GRANT pg_monitor TO %s")
+	add(g.monitor, "reading every column of pg_stat_replication, and seeing other roles' transactions when fencing", "GRANT pg_monitor TO %s")
 	add(g.replay, "pausing and resuming replay", "GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO %s")
 	add(g.promote, "promoting", "GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO %s")
 	add(g.fence, "fencing", "GRANT ALTER SYSTEM ON PARAMETER default_transaction_read_only TO %[1]s; GRANT EXECUTE ON FUNCTION pg_reload_conf() TO %[1]s")

@@ -136,9 +136,11 @@ func (c *Cluster) node(name string) (*node, error) {
 	cfg, err := pgx.ParseConfig(h.Postgres)
 	if err != nil {
 		// The parse error keeps the raw string in a field, so it is not wrapped: only its
-		// redacted text travels on.
+		// redacted text travels on. The password may come from the environment or a passfile
+		// instead, and the string may quote it elsewhere (a wrong key, say): hide those too.
+		env := envSecrets(h.Postgres)
 		return nil, fmt.Errorf("host %s: cannot parse its postgres connection string %q in %s: %s",
-			name, redact(h.Postgres), c.inv.Source, parseReason(err, h.Postgres))
+			name, hide(redact(h.Postgres), env...), c.inv.Source, hide(parseReason(err, h.Postgres), env...))
 	}
 	c.tune(name, cfg)
 	n := &node{name: name, cfg: cfg, secret: cfg.Password}
@@ -222,9 +224,9 @@ func (n *node) dropReadConn() {
 func (n *node) fail(doing string, err error) error {
 	var ce *connectError
 	if errors.As(err, &ce) {
-		return fmt.Errorf("%s: %w", doing, err)
+		return fmt.Errorf("%s: %w", hide(doing, n.secret), err)
 	}
-	return fmt.Errorf("postgres on %s: %s: %w", n.name, doing, scrub(err, n.secret))
+	return fmt.Errorf("postgres on %s: %s: %w", n.name, hide(doing, n.secret), scrub(err, n.secret))
 }
 
 // connectError is a failure to connect to a host.

@@ -2,7 +2,11 @@ package postgres
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/jackc/pgpassfile"
 )
 
 // mask replaces every secret Pitstop hides.
@@ -56,6 +60,7 @@ func secrets(conn string) []string {
 type part struct {
 	text   string
 	secret bool
+	key    string // for a value in a key=value string, its key
 }
 
 func split(conn string) []part {
@@ -138,7 +143,7 @@ func splitKV(conn string) []part {
 		if !ok {
 			return append(out, part{text: s, secret: true})
 		}
-		out = append(out, part{text: s[:end], secret: secretKeys[strings.ToLower(key)]})
+		out = append(out, part{text: s[:end], secret: secretKeys[strings.ToLower(key)], key: key})
 		s = s[end:]
 	}
 }
@@ -176,6 +181,75 @@ type scrubbed struct {
 
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
+
+// hide returns s with every occurrence of each non-empty secret masked.
+func hide(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, mask)
+		}
+	}
+	return s
+}
+
+// envSecrets returns the passwords libpq's environment may supply for conn when conn itself names
+// none: PGPASSWORD, and every password in the passfile (conn's passfile=, else PGPASSFILE, else
+// ~/.pgpass). They are for scrubbing texts made before a configuration exists, so it cannot be
+// known which entry would have been used: all of them are hidden.
+func envSecrets(conn string) []string {
+	out := []string{os.Getenv("PGPASSWORD")}
+	paths := []string{os.Getenv("PGPASSFILE")}
+	paths = append(paths, passfiles(conn)...)
+	if home, err := os.UserHomeDir(); err == nil {
+		paths = append(paths, filepath.Join(home, ".pgpass"))
+	}
+	for _, path := range paths {
+		if path == "" {
+			continue
+		}
+		pf, err := pgpassfile.ReadPassfile(path)
+		if err != nil {
+			continue
+		}
+		for _, e := range pf.Entries {
+			out = append(out, e.Password)
+		}
+	}
+	return out
+}
+
+// passfiles returns the values of passfile= in conn, as libpq reads them.
+func passfiles(conn string) []string {
+	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
+		// Not url.Parse: it refuses several hosts, and the string may be malformed anyway.
+		_, query, _ := strings.Cut(conn, "?")
+		q, _ := url.ParseQuery(query)
+		return q["passfile"]
+	}
+	var out []string
+	for _, p := range splitKV(conn) {
+		if p.key == "passfile" {
+			out = append(out, unquoteKV(p.text))
+		}
+	}
+	return out
+}
+
+// unquoteKV returns a key=value string's value as libpq reads it: without its quotes, each
+// backslash escape replaced by the character it escapes.
+func unquoteKV(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		v = v[1 : len(v)-1]
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
 
 // scrub returns err with every occurrence of each non-empty secret masked in its text.
 func scrub(err error, secrets ...string) error {

@@ -110,3 +110,23 @@ func TestQuoteLiteral(t *testing.T) {
 		t.Error("a NUL byte must be refused")
 	}
 }
+
+// TestPassfiles reads the passfile keyword the way libpq does, in both syntaxes.
+func TestPassfiles(t *testing.T) {
+	for _, tc := range []struct {
+		conn string
+		want []string
+	}{
+		{"host=h passfile=/a/pgpass user=u", []string{"/a/pgpass"}},
+		{`passfile = '/my dir/it\'s' host=h`, []string{"/my dir/it's"}},
+		{`host=h passfile=/a\ b`, []string{"/a b"}},
+		{"host=h application_name=passfile=x", nil},
+		{"postgres://u@h1:5432,h2:5433/db?sslmode=disable&passfile=%2Fa%2Fpgpass", []string{"/a/pgpass"}},
+		{"postgres://u@h:bad/db?passfile=/a/pgpass", []string{"/a/pgpass"}},
+		{"host=h", nil},
+	} {
+		if got := passfiles(tc.conn); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("passfiles(%q) = %q, want %q", tc.conn, got, tc.want)
+		}
+	}
+}

@@ -13,6 +13,21 @@ import (
 // connectWait bounds how long StartReverseSync waits for the new subscription to reach its slot.
 const connectWait = 15 * time.Second
 
+// SQL that removes what is left of a reverse sync by hand, quoted in messages. Each part can be run
+// again. The subscription goes first: a slot a subscriber still uses cannot be dropped.
+const (
+	// dropSubscriptionSQL runs on the subscriber (production). DROP SUBSCRIPTION connects to the
+	// publisher and drops the slot there too; it fails when it cannot reach the publisher.
+	dropSubscriptionSQL = "DROP SUBSCRIPTION IF EXISTS " + reverseName + ";"
+	// detachSubscriptionSQL runs on the subscriber: it drops the subscription without touching
+	// the publisher, whose slot stays.
+	detachSubscriptionSQL = "ALTER SUBSCRIPTION " + reverseName + " DISABLE; ALTER SUBSCRIPTION " + reverseName +
+		" SET (slot_name = NONE); DROP SUBSCRIPTION " + reverseName + ";"
+	// dropCaptureSQL runs on the publisher (the backup): it drops the slot and the publication.
+	dropCaptureSQL = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + reverseName +
+		"'; DROP PUBLICATION IF EXISTS " + reverseName + ";"
+)
+
 // qNoIdentity lists the permanent tables whose UPDATE and DELETE cannot be published: no replica
 // identity at all, or the default one without a primary key, or an index identity that is gone.
 const qNoIdentity = `SELECT format('%I.%I', n.nspname, c.relname)
@@ -65,8 +80,8 @@ func (c *Cluster) CheckReverseSync(ctx context.Context, from, to string) error {
 			errs = append(errs, fmt.Errorf("postgres on %s: the role is not a superuser; PostgreSQL 15 allows CREATE PUBLICATION … FOR ALL TABLES only to superusers", from))
 		}
 		if leftover {
-			errs = append(errs, fmt.Errorf("postgres on %s: a slot or publication named %s is left from an earlier run: remove it with `pitstop` reverse-stop, or SELECT pg_drop_replication_slot('%s'); DROP PUBLICATION %s",
-				from, reverseName, reverseName, reverseName))
+			errs = append(errs, fmt.Errorf("postgres on %s: a replication slot or publication named %s is left from an earlier run; the slot keeps WAL on %s and may hold changes that never reached %s. Once that run is over, remove it: first in psql on %s: %s then in psql on %s: %s",
+				from, reverseName, from, to, to, dropSubscriptionSQL, from, dropCaptureSQL))
 		}
 		tables, err := noIdentity(ctx, conn)
 		if err != nil {
@@ -98,7 +113,8 @@ func (c *Cluster) CheckReverseSync(ctx context.Context, from, to string) error {
 			errs = append(errs, fmt.Errorf("postgres on %s: the role is not a superuser; PostgreSQL 15 allows CREATE SUBSCRIPTION only to superusers", to))
 		}
 		if leftover {
-			errs = append(errs, fmt.Errorf("postgres on %s: a subscription %s is left from an earlier run: DROP SUBSCRIPTION %s", to, reverseName, reverseName))
+			errs = append(errs, fmt.Errorf("postgres on %s: a subscription %s is left from an earlier run: remove it, in psql on %s: %s (it also drops its slot on the publisher; if it cannot reach the publisher, detach it instead: %s)",
+				to, reverseName, to, dropSubscriptionSQL, detachSubscriptionSQL))
 		}
 		return nil
 	})
@@ -146,11 +162,11 @@ func (c *Cluster) StartCapture(ctx context.Context, host string) error {
 			return fmt.Errorf("postgres on %s: wal_level is %s; capturing changes needs wal_level = logical (postgresql.conf, then restart)", host, walLevel)
 		}
 		if slotExists != nil {
-			return fmt.Errorf("postgres on %s: replication slot %s already exists and may hold changes of an earlier run: stop the reverse sync first, or SELECT pg_drop_replication_slot('%s')",
-				host, reverseName, reverseName)
+			return fmt.Errorf("postgres on %s: replication slot %s already exists and may hold changes of an earlier run. Once that run is over, remove it: first in psql on the database that subscribed to it (production): %s then in psql on %s: %s",
+				host, reverseName, dropSubscriptionSQL, host, dropCaptureSQL)
 		}
 		if pubAll != nil && !*pubAll {
-			return fmt.Errorf("postgres on %s: a publication %s exists but is not FOR ALL TABLES: DROP PUBLICATION %s", host, reverseName, reverseName)
+			return fmt.Errorf("postgres on %s: a publication %s exists but is not FOR ALL TABLES: remove it, in psql on %s: DROP PUBLICATION %s;", host, reverseName, host, reverseName)
 		}
 		tables, err := noIdentity(ctx, conn)
 		if err != nil {
@@ -212,7 +228,7 @@ func (c *Cluster) StartReverseSync(ctx context.Context, from, to string) error {
 	})
 	if err != nil {
 		// The statement holds the password: never show it, and scrub from's password too.
-		return tn.fail(fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION '%s' …", reverseName, redact(fh.Postgres)), scrub(err, fn.secret))
+		return tn.fail(fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION '%s' …", reverseName, hide(redact(fh.Postgres), fn.secret)), scrub(err, fn.secret))
 	}
 	c.mu.Lock()
 	c.reverse = &reverseLink{from: from, to: to}
@@ -236,8 +252,8 @@ func (c *Cluster) waitSlotActive(ctx context.Context, fn *node, to, conn string)
 			if err != nil {
 				return fn.fail("check that the subscription reached slot "+reverseName, err)
 			}
-			return fmt.Errorf("subscription %s on %s has not connected to slot %s on %s within %s: %s must reach %s with the connection string %s (see %s's server log); StopReverseSync removes the subscription",
-				reverseName, to, reverseName, fn.name, connectWait, to, fn.name, redact(conn), to)
+			return fmt.Errorf("subscription %s on %s has not connected to slot %s on %s within %s: %s must reach %s with the connection string %s (see %s's server log). Before trying again, remove the subscription but keep the slot (it holds the captured changes), in psql on %s: %s",
+				reverseName, to, reverseName, fn.name, connectWait, to, fn.name, hide(redact(conn), fn.secret), to, to, detachSubscriptionSQL)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

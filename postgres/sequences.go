@@ -107,15 +107,16 @@ func (c *Cluster) StopReverseSync(ctx context.Context, from, to string) error {
 	}
 	var errs []error
 	if err := tn.dropSubscription(ctx, c.opt.QueryTimeout); err != nil {
-		errs = append(errs, fmt.Errorf("stop reverse sync: drop subscription %s on %s: %w", reverseName, to, err))
+		errs = append(errs, fmt.Errorf("stop reverse sync: drop subscription %s on %s: %w; by hand, in psql on %s: %s (if that cannot reach %s: %s)",
+			reverseName, to, err, to, dropSubscriptionSQL, from, detachSubscriptionSQL))
 	} else {
 		c.mu.Lock()
 		c.reverse = nil
 		c.mu.Unlock()
 	}
 	if err := fn.dropCapture(ctx, c.opt.QueryTimeout); err != nil {
-		errs = append(errs, fmt.Errorf("stop reverse sync: drop slot and publication %s on %s: %w; until it is dropped, the slot keeps every WAL segment on %s: run this command again, or there: SELECT pg_drop_replication_slot('%s'); DROP PUBLICATION %s",
-			reverseName, from, err, from, reverseName, reverseName))
+		errs = append(errs, fmt.Errorf("stop reverse sync: drop slot and publication %s on %s: %w; until it is dropped, the slot keeps every WAL segment on %s: once %s is reachable, in psql there: %s",
+			reverseName, from, err, from, from, dropCaptureSQL))
 	}
 	return errors.Join(errs...)
 }
