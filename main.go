@@ -47,7 +47,8 @@ Usage:
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
 
   -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
-  pitstop COMMAND --help shows a command's flags. pitstop --version prints the version.
+  pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags. pitstop --version prints the version.
+  Exit codes: 0 done, 1 the plan or the command failed, 2 bad input (flags, inventory, no terminal).
 `
 
 func main() {
@@ -62,6 +63,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "-h", "--help", "help":
+		if cmd == "help" && len(rest) > 0 {
+			return run([]string{rest[0], "--help"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	case "--version", "version":
@@ -105,6 +109,17 @@ func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
 	fs.StringVar(&f.operator, "operator", defaultOperator(), "who is driving, recorded with every decision")
 }
 
+// check rejects flag values no run can use.
+func (f *runFlags) check() error {
+	if f.parallel < 1 {
+		return fmt.Errorf("--parallel %d: give how many hosts one step may act on at once, 1 or more", f.parallel)
+	}
+	if strings.TrimSpace(f.operator) == "" {
+		return errors.New("--operator is empty: name who is driving; it is recorded with every decision")
+	}
+	return nil
+}
+
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -115,16 +130,26 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags; it returns -1 to go on, or the exit code.
-func parse(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+// parse parses flags; it returns -1 to go on, or the exit code. Asked for with -h or --help, the usage
+// goes to stdout (exit 0); after a bad flag, the error and the usage go to stderr (exit 2).
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) int {
+	stderr := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package's own message: replaced below
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	case err != nil:
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "pitstop %s: %v\n\n", fs.Name(), err)
+		fs.Usage()
 		return exitBadInput
 	}
+	fs.SetOutput(stderr)
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "pitstop: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "pitstop %s: unexpected argument %q\n\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
 		return exitBadInput
 	}
@@ -136,23 +161,27 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", "demo [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
 	f.register(fs, false)
 	faultName := fs.String("fault", "", "inject a fault to rehearse: "+faultNames())
-	speed := fs.Float64("speed", 0, "run simulated time N times faster (default 1 in the cockpit, 4 with --auto-approve)")
+	speed := fs.Float64("speed", 0, "run simulated time N times faster, from 0.1 to 1000 (default 1 in the cockpit, 4 with --auto-approve)")
 	seed := fs.Int64("seed", 0, "random seed of the simulation (0: from the clock)")
-	if code := parse(fs, args); code >= 0 {
+	if code := parse(fs, args, stdout); code >= 0 {
 		return code
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintln(stderr, "pitstop demo:", err)
+		return exitBadInput
 	}
 	fault, err := demo.ParseFault(*faultName)
 	if err != nil {
 		fmt.Fprintln(stderr, "pitstop demo:", err)
 		return exitBadInput
 	}
-	if *speed == 0 {
+	if !isSet(fs, "speed") {
 		*speed = 1
 		if f.autoApprove {
 			*speed = 4
 		}
 	}
-	if *speed < 0.1 || *speed > 1000 {
+	if !(*speed >= 0.1 && *speed <= 1000) { // also rejects NaN
 		fmt.Fprintf(stderr, "pitstop demo: --speed %g is out of range; use a factor from 0.1 to 1000\n", *speed)
 		return exitBadInput
 	}
@@ -160,6 +189,10 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "pitstop demo: built-in inventory:", err)
 		return exitFailed
+	}
+	s, code := prepare("demo", inv, f, stderr)
+	if s == nil {
+		return code
 	}
 	if *seed == 0 {
 		*seed = time.Now().UnixNano()
@@ -169,18 +202,26 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	w.Start(ctx)
 	defer w.Close()
-	return drive(ctx, inv, w.Ports(), f, stdout, stderr)
+	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N]", stderr)
 	f.register(fs, true)
-	if code := parse(fs, args); code >= 0 {
+	if code := parse(fs, args, stdout); code >= 0 {
 		return code
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintln(stderr, "pitstop run:", err)
+		return exitBadInput
 	}
 	inv, code := loadInventory("run", f.inventory, stderr)
 	if inv == nil {
+		return code
+	}
+	s, code := prepare("run", inv, f, stderr)
+	if s == nil {
 		return code
 	}
 	ctx, stop := signalContext()
@@ -189,47 +230,70 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		w := demo.NewWorld(inv, demo.Options{Speed: 1, Seed: time.Now().UnixNano()})
 		w.Start(ctx)
 		defer w.Close()
-		return drive(ctx, inv, w.Ports(), f, stdout, stderr)
-	}
-	if !f.autoApprove && !isTerminal() {
-		fmt.Fprintln(stderr, "pitstop run: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless")
-		return exitBadInput
+		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 	}
 	w, err := live.Open(ctx, inv, live.Options{Parallel: f.parallel})
 	if err != nil {
+		s.abandon()
 		fmt.Fprintln(stderr, "pitstop run:", err)
 		return exitFailed
 	}
 	defer w.Close()
 	unlock, err := w.Lock(ctx)
 	if err != nil {
+		s.abandon()
 		fmt.Fprintln(stderr, "pitstop run:", err)
 		return exitFailed
 	}
 	defer unlock()
-	return drive(ctx, inv, w.Ports(), f, stdout, stderr)
+	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 }
 
-// drive runs the plan against world, in the cockpit or headless.
-func drive(ctx context.Context, inv *inventory.Inventory, world steps.World, f runFlags, stdout, stderr io.Writer) int {
+// session is what a run needs before its world starts: the plan and the open journal.
+type session struct {
+	plan    *steps.Plan
+	journal *steps.Journal
+	created bool // the journal's file did not exist before this run
+}
+
+// prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the
+// command (exit 2) before it starts a world or connects to a host. It returns a nil session with the
+// exit code after printing what is wrong.
+func prepare(cmd string, inv *inventory.Inventory, f runFlags, stderr io.Writer) (*session, int) {
 	plan, err := steps.Build(inv, f.plan)
 	if err != nil {
-		fmt.Fprintln(stderr, "pitstop:", err)
-		return exitBadInput
+		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
+		return nil, exitBadInput
 	}
 	if !f.autoApprove && !isTerminal() {
-		fmt.Fprintln(stderr, "pitstop: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless")
-		return exitBadInput
+		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless\n", cmd)
+		return nil, exitBadInput
 	}
 	path := f.journal
 	if path == "" {
 		path = defaultJournal(inv.Name, plan.Name)
 	}
+	_, statErr := os.Stat(path)
 	j, err := steps.OpenJournal(path)
 	if err != nil {
-		fmt.Fprintln(stderr, "pitstop:", err)
-		return exitFailed
+		fmt.Fprintf(stderr, "pitstop %s: cannot write the event journal: %v; pass --journal FILE in a directory you can write\n", cmd, err)
+		return nil, exitBadInput
 	}
+	return &session{plan: plan, journal: j, created: errors.Is(statErr, os.ErrNotExist)}, -1
+}
+
+// abandon closes the journal of a run that never started, and removes its file when this run created
+// it: a failed connection leaves no empty journal behind.
+func (s *session) abandon() {
+	s.journal.Close()
+	if s.created {
+		os.Remove(s.journal.Path())
+	}
+}
+
+// drive runs the plan against world, in the cockpit or headless, and closes the journal.
+func drive(ctx context.Context, inv *inventory.Inventory, s *session, world steps.World, f runFlags, stdout, stderr io.Writer) int {
+	plan, j := s.plan, s.journal
 	defer j.Close()
 
 	var eng *steps.Engine
@@ -261,7 +325,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, world steps.World, f r
 		fmt.Fprintln(stderr, "pitstop: cockpit:", err)
 	}
 	cancel()
-	err = <-result
+	err := <-result
 	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
 	if err != nil {
 		fmt.Fprintln(stderr, "pitstop:", err)
@@ -270,12 +334,19 @@ func drive(ctx context.Context, inv *inventory.Inventory, world steps.World, f r
 	return exitOK
 }
 
+// isSet reports whether the command line gave the flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("plan", "plan -i FILE [--plan NAME]", stderr)
 	fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
-	if code := parse(fs, args); code >= 0 {
+	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
 	inv, code := loadInventory("plan", f.inventory, stderr)
@@ -294,7 +365,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", "check -i FILE", stderr)
 	file := fs.String("i", "", "inventory `FILE`")
-	if code := parse(fs, args); code >= 0 {
+	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
 	inv, code := loadInventory("check", *file, stderr)
@@ -319,8 +390,16 @@ func cmdWatch(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	every := fs.Duration("every", time.Second, "how often to print a reading")
 	count := fs.Int("count", 0, "stop after N readings (0: until interrupted)")
-	if code := parse(fs, args); code >= 0 {
+	if code := parse(fs, args, stdout); code >= 0 {
 		return code
+	}
+	if *every <= 0 {
+		fmt.Fprintf(stderr, "pitstop watch: --every %s: give a positive interval between readings, e.g. 1s or 500ms\n", *every)
+		return exitBadInput
+	}
+	if *count < 0 {
+		fmt.Fprintf(stderr, "pitstop watch: --count %d: give how many readings to print, or 0 to print until interrupted\n", *count)
+		return exitBadInput
 	}
 	inv, code := loadInventory("watch", *file, stderr)
 	if inv == nil {
@@ -418,12 +497,14 @@ func defaultJournal(inv, plan string) string {
 func cmdLab(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
-	if err := lab.Main(ctx, args, stdout, stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	err := lab.Main(ctx, args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, lab.ErrUsage):
 		fmt.Fprintln(stderr, err)
-		return exitFailed
+		return exitBadInput
 	}
-	return exitOK
+	fmt.Fprintln(stderr, err)
+	return exitFailed
 }

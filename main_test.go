@@ -106,6 +106,12 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: x\nprobe:\n  url: not a url\n  colour: red\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A regular file where a directory should be: nothing can be created under it, not even by root. The
+	// lab cases point --dir at it too, so that a lost check would fail in lab.Up before it starts anything.
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -119,9 +125,32 @@ func TestBadInput(t *testing.T) {
 		{"unknown plan", []string{"plan", "-i", "demo", "--plan", "yolo"}, `unknown plan "yolo"`},
 		{"unknown fault", []string{"demo", "--fault", "meteor"}, "meteor"},
 		{"bad speed", []string{"demo", "--speed", "-3"}, "out of range"},
+		{"zero speed", []string{"demo", "--auto-approve", "--speed", "0"}, "--speed 0 is out of range"},
+		{"NaN speed", []string{"demo", "--auto-approve", "--speed", "NaN"}, "--speed NaN is out of range"},
+		{"negative parallel", []string{"demo", "--auto-approve", "--parallel", "-3"}, "--parallel -3"},
+		{"zero parallel", []string{"run", "-i", "demo", "--auto-approve", "--parallel", "0"}, "--parallel 0"},
+		{"empty operator", []string{"demo", "--auto-approve", "--operator", " "}, "--operator is empty"},
+		{"journal not creatable", []string{"demo", "--auto-approve", "--journal", filepath.Join(file, "j.jsonl")}, filepath.Join(file, "j.jsonl") + ": mkdir " + file + ": not a directory"},
+		{"unknown flag", []string{"demo", "--bogus"}, "pitstop demo: flag provided but not defined: -bogus"},
+		{"bad flag value", []string{"demo", "--parallel", "many"}, `invalid value "many" for flag -parallel`},
 		{"demo without terminal", []string{"demo"}, "no terminal"},
 		{"run without terminal", []string{"run", "-i", "demo"}, "no terminal"},
-		{"stray argument", []string{"plan", "-i", "demo", "extra"}, `unexpected argument "extra"`},
+		{"stray argument", []string{"plan", "-i", "demo", "extra"}, `pitstop plan: unexpected argument "extra"`},
+		{"zero interval", []string{"watch", "-i", "demo", "--every", "0s"}, "--every 0s"},
+		{"negative count", []string{"watch", "-i", "demo", "--count", "-1"}, "--count -1"},
+		{"lab without subcommand", []string{"lab"}, "bench"},
+		{"lab unknown subcommand", []string{"lab", "fly"}, `unknown subcommand "fly"`},
+		{"lab unknown flag", []string{"lab", "up", "--dir", file, "--bogus"}, "pitstop lab up: flag provided but not defined: -bogus"},
+		{"lab low port base", []string{"lab", "up", "--dir", file, "--port-base", "80"}, "port base 80: choose one from 1024"},
+		{"lab zero port base", []string{"lab", "up", "--dir", file, "--port-base", "0"}, "port base 0"},
+		{"lab high port base", []string{"lab", "up", "--dir", file, "--port-base", "40000"}, "port base 40000"},
+		{"lab bad directory", []string{"lab", "up", "--dir", dir + "/a b"}, "use only letters"},
+		{"lab stray argument", []string{"lab", "up", "--dir", file, "now"}, `unexpected argument "now"`},
+		{"lab down unknown flag", []string{"lab", "down", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"lab bench rate", []string{"lab", "bench", "--dir", file, "--rate", "0"}, "--rate 0"},
+		{"lab bench settle", []string{"lab", "bench", "--dir", file, "--settle", "0s"}, "--settle 0s"},
+		{"lab bench port base", []string{"lab", "bench", "--dir", file, "--port-base", "80"}, "port base 80"},
+		{"lab bench runs", []string{"lab", "bench", "--dir", file, "--startup", "--runs", "0"}, "--runs 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,16 +161,64 @@ func TestBadInput(t *testing.T) {
 			if !strings.Contains(errOut, tc.want) {
 				t.Fatalf("stderr lacks %q:\n%s", tc.want, errOut)
 			}
+			// Bad input is found before anything starts: nothing on stdout ("starting the lab", "journal: …").
+			if out != "" {
+				t.Errorf("stdout is not empty:\n%s", out)
+			}
 		})
 	}
 }
 
+// TestHelpAndVersion: every command and subcommand answers -h and --help with its usage on stdout and
+// exit 0; `pitstop` and `pitstop lab` alone show the usage on stderr and exit 2.
 func TestHelpAndVersion(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"--version"}, {"demo", "--help"}, {"run", "--help"}, {"plan", "--help"}, {"check", "--help"}, {"watch", "--help"}} {
-		code, out, errOut := runCLI(t, args...)
-		if code != 0 || out+errOut == "" {
-			t.Errorf("%v: exit %d, output %q", args, code, out+errOut)
-		}
+	cases := []struct {
+		args []string
+		code int
+		want string // in stdout for exit 0, in stderr otherwise
+	}{
+		{[]string{"--help"}, 0, "pitstop lab   up|down|status|bench"},
+		{[]string{"-h"}, 0, "Usage:"},
+		{[]string{"--version"}, 0, "pitstop " + version},
+		{[]string{}, 2, "Usage:"},
+		{[]string{"demo", "--help"}, 0, "Usage: pitstop demo"},
+		{[]string{"demo", "-h"}, 0, "-parallel"},
+		{[]string{"help", "demo"}, 0, "Usage: pitstop demo"},
+		{[]string{"run", "--help"}, 0, "Usage: pitstop run"},
+		{[]string{"run", "-h"}, 0, "-journal"},
+		{[]string{"plan", "--help"}, 0, "Usage: pitstop plan"},
+		{[]string{"check", "--help"}, 0, "Usage: pitstop check"},
+		{[]string{"watch", "--help"}, 0, "-every"},
+		{[]string{"lab"}, 2, "Usage: pitstop lab SUBCOMMAND"},
+		{[]string{"lab", "--help"}, 0, "  bench "},
+		{[]string{"lab", "-h"}, 0, "Usage: pitstop lab SUBCOMMAND"},
+		{[]string{"lab", "help"}, 0, "Usage: pitstop lab SUBCOMMAND"},
+		{[]string{"help", "lab"}, 0, "Usage: pitstop lab SUBCOMMAND"},
+		{[]string{"lab", "help", "up"}, 0, "-port-base"},
+		{[]string{"lab", "up", "--help"}, 0, "-port-base"},
+		{[]string{"lab", "up", "-h"}, 0, "Usage: pitstop lab up"},
+		{[]string{"lab", "down", "--help"}, 0, "Usage: pitstop lab down"},
+		{[]string{"lab", "status", "-h"}, 0, "Usage: pitstop lab status"},
+		{[]string{"lab", "bench", "--help"}, 0, "-startup"},
+		{[]string{"lab", "bench", "-h"}, 0, "Usage: pitstop lab bench"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(append([]string{"pitstop"}, tc.args...), " "), func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			got, other := out, errOut
+			if tc.code != 0 {
+				got, other = errOut, out
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, got)
+			}
+			if other != "" {
+				t.Errorf("unexpected output on the other stream:\n%s", other)
+			}
+		})
 	}
 }
 

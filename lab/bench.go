@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,59 +31,12 @@ type BenchOptions struct {
 	// Settle is how long the load runs before and after each procedure (default 2s).
 	Settle time.Duration
 	// VerifyWindow, when set, replaces the window of the plan's verify-traffic conditions (an
-	// experiment: the built-in plan waits 2s of probes on the new side after each switch).
+	// experiment: the built-in plan waits for 250ms of probes on the backup after the switch to it,
+	// 2s on production after the switch back).
 	VerifyWindow time.Duration
 	// Out receives progress lines; Events, when set, every engine event as a line.
 	Out    io.Writer
 	Events io.Writer
-}
-
-// BenchMain runs `pitstop lab bench`: by default the downtime benchmark (naive procedure against the
-// readonly plan under load, on one lab); with --startup, how long the lab takes to start and stop.
-func BenchMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pitstop lab bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var opt BenchOptions
-	fs.StringVar(&opt.Dir, "dir", "", "the lab's directory (default: a scratch directory, removed afterwards)")
-	fs.IntVar(&opt.PortBase, "port-base", DefaultPortBase, "first port of the lab's range")
-	fs.BoolVar(&opt.SSH, "ssh", false, "run every command through the lab's sshd")
-	fs.DurationVar(&opt.UpgradeSleep, "upgrade-sleep", 0, "make each upgrade take this long with the app stopped (both procedures)")
-	fs.IntVar(&opt.Load.ReadRate, "rate", 200, "reads per second through the balancer")
-	fs.IntVar(&opt.Load.Readers, "readers", 8, "concurrent readers")
-	fs.DurationVar(&opt.Load.WriteEvery, "write-every", 50*time.Millisecond, "time between two writes")
-	fs.BoolVar(&opt.Load.FreshReads, "fresh-reads", false, "a new connection per read (default: keep-alive)")
-	fs.BoolVar(&opt.Load.KeepAliveWrites, "keepalive-writes", false, "reuse connections for writes (default: a new one per write)")
-	fs.DurationVar(&opt.Settle, "settle", 2*time.Second, "load before and after each procedure")
-	fs.DurationVar(&opt.VerifyWindow, "verify-window", 0, "experiment: use this window for the plan's verify-traffic conditions instead of the built-in one")
-	timeline := fs.Bool("timeline", false, "print each run's per-second timeline")
-	verbose := fs.Bool("v", false, "print every event of the engine")
-	startup := fs.Bool("startup", false, "measure lab up and down instead (with --runs)")
-	runs := fs.Int("runs", 3, "with --startup: how many times to bring the lab up and down")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("pitstop lab bench: unexpected argument %q", fs.Arg(0))
-	}
-	if *startup {
-		return startupBench(ctx, Options{Dir: opt.Dir, PortBase: opt.PortBase, SSH: opt.SSH}, *runs, stdout)
-	}
-	opt.Out = stdout
-	if *verbose {
-		opt.Events = stdout
-	}
-	res, err := Bench(ctx, opt)
-	if res != nil {
-		fmt.Fprintln(stdout)
-		res.WriteTable(stdout)
-		if *timeline {
-			for _, p := range []*Procedure{&res.Naive, &res.Pitstop} {
-				fmt.Fprintf(stdout, "\n%s, per second:\n", p.Name)
-				p.Load.WriteTimeline(stdout)
-			}
-		}
-	}
-	return err
 }
 
 // Bench brings up one lab and runs, under the same load: the naive procedure (stop the production
