@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +46,7 @@ Usage:
   pitstop plan  -i FILE [--plan NAME]                                        print every step and command; changes nothing
   pitstop check -i FILE                                                      preflight: reachability, host keys, nginx, databases
   pitstop watch -i FILE                                                      print replication lag and what users see
+  pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
 
   -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
@@ -83,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdWatch(rest, stdout, stderr)
 	case "lab":
 		return cmdLab(rest, stdout, stderr)
+	case "switch":
+		return cmdSwitch(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
 	return exitBadInput
@@ -311,15 +316,30 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	}
 	ck := ui.New(ui.Config{Inventory: inv, Plan: plan, Demo: !world.Live, Operator: f.operator, Journal: j.Path(),
 		Decide: func(d steps.Decision) { eng.Decide(d) }})
-	opt.Emit = func(ev steps.Event) { j.Write(ev); ck.Emit(ev) }
+	var summary atomic.Pointer[steps.Summary] // the plan's end, said again once the screen is gone
+	opt.Emit = func(ev steps.Event) {
+		j.Write(ev)
+		ck.Emit(ev)
+		if ev.Kind == steps.EvPlanFinished && ev.Summary != nil {
+			summary.Store(ev.Summary)
+		}
+	}
 	eng = steps.New(inv, plan, world, opt)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	result := make(chan error, 1)
 	go func() {
-		err := eng.Run(runCtx)
-		ck.Done(err)
-		result <- err
+		var err error
+		defer func() {
+			// A bug in the engine must not leave the terminal raw: the cockpit ends, then the
+			// process does, with the error.
+			if r := recover(); r != nil {
+				err = fmt.Errorf("pitstop bug: the engine panicked: %v — please report it with the journal %s\n%s", r, j.Path(), debug.Stack())
+			}
+			ck.Done(err)
+			result <- err
+		}()
+		err = eng.Run(runCtx)
 	}()
 	if err := ck.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "pitstop: cockpit:", err)
@@ -327,6 +347,12 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	cancel()
 	err := <-result
 	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+	if sum := summary.Load(); sum != nil && sum.Status != steps.StatusDone {
+		fmt.Fprintln(stderr, "pitstop: left behind:", sum.State)
+		for _, n := range sum.Next {
+			fmt.Fprintln(stderr, "  next:", n)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pitstop:", err)
 		return exitFailed
@@ -380,6 +406,37 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ok := live.Check(ctx, inv, stdout)
 	if !ok {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// cmdSwitch sends users to one side outside a plan — after a run that ended with them on the
+// backup — through the plan's own proven switch.
+func cmdSwitch(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("switch", "switch -i FILE --to production|backup", stderr)
+	file := fs.String("i", "", "inventory `FILE`")
+	to := fs.String("to", "", "the `SIDE` to make live: production or backup")
+	if code := parse(fs, args, stdout); code >= 0 {
+		return code
+	}
+	side := inventory.Side(*to)
+	if side != inventory.Production && side != inventory.Backup {
+		fmt.Fprintf(stderr, "pitstop switch: --to %q: say which side to make live, --to production or --to backup\n", *to)
+		return exitBadInput
+	}
+	inv, code := loadInventory("switch", *file, stderr)
+	if inv == nil {
+		return code
+	}
+	if inv.Source == "demo" {
+		fmt.Fprintln(stderr, "pitstop switch: the demo inventory is simulated; there is no real balancer to switch (rehearse with pitstop demo)")
+		return exitBadInput
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if err := live.Switch(ctx, inv, side, stdout); err != nil {
+		fmt.Fprintln(stderr, "pitstop switch:", err)
 		return exitFailed
 	}
 	return exitOK

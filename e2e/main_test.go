@@ -32,6 +32,7 @@ const (
 	baseUpgradeFail = 17400
 	baseSSHDrop     = 17500
 	baseStandbyDown = 17600
+	baseSwitch      = 17700
 )
 
 // testLab is a running lab and its inventory.

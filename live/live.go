@@ -213,3 +213,25 @@ func usesSudo(inv *inventory.Inventory, host string) bool {
 	}
 	return false
 }
+
+// Switch makes side live on the balancer outside a plan — to put users back where they belong after
+// a run that ended half-way — through the same proven path as a plan's switch and rollback: atomic
+// write, the config test, the reload, new workers, probes served by side, and on any failure the
+// previous file restored. It takes Pitstop's lock on the production database first, so it cannot
+// race a cockpit driving the same inventory. Each stage is written to out as a line.
+func Switch(ctx context.Context, inv *inventory.Inventory, side inventory.Side, out io.Writer) error {
+	readOnly := *inv // users' writes are not Pitstop's to send
+	readOnly.Probe.WriteURL, readOnly.Probe.WriteEvery = "", 0
+	w, err := Open(ctx, &readOnly, Options{})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	unlock, err := w.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = w.Nginx.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
+	return err
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,11 +20,14 @@ var errRolledBack = errors.New("interrupted by a rollback")
 // execute runs st's action while it keeps taking readings and decisions: an abort or a rollback
 // cancels the action (a running command is killed) before it is carried out.
 func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
+	e.busyMu.Lock()
+	clear(e.inflight) // commands of a step stopped earlier (for a rollback) are history
+	e.busyMu.Unlock()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	outputs := make(chan Event, 256)
 	done := make(chan error, 1)
-	go func() { done <- e.do(sctx, st, outputs) }()
+	go func() { done <- safely("step "+st.ID, func() error { return e.do(sctx, st, outputs) }) }()
 	var after outcome = outDone
 	for {
 		select {
@@ -35,6 +40,8 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 			}
 			if err != nil {
 				if ctx.Err() != nil {
+					// Cancelled (ctrl-c on a headless run): say what was cut off.
+					e.noteInterrupted(st)
 					return outAbort, ctx.Err()
 				}
 				return outFailed, err
@@ -49,6 +56,7 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 			case d.Kind == Abort:
 				e.emit(Event{Kind: EvGateDecided, StepID: st.ID, Decision: &d})
 				after = outAbort
+				e.noteInterrupted(st)
 				cancel()
 			case d.Kind == Rollback && e.canRollback():
 				// The step is stopped first, so nothing it does races the rollback.
@@ -162,7 +170,7 @@ func (e *Engine) doSwitch(ctx context.Context, st *Step, out chan<- Event) error
 func (e *Engine) switchTo(ctx context.Context, st *Step) error {
 	out := make(chan Event, 64)
 	errc := make(chan error, 1)
-	go func() { errc <- e.doSwitch(ctx, st, out) }()
+	go func() { errc <- safely("the switch", func() error { return e.doSwitch(ctx, st, out) }) }()
 	for {
 		select {
 		case ev := <-out:
@@ -212,7 +220,7 @@ func (e *Engine) runCommands(ctx context.Context, st *Step, out chan<- Event) er
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := e.runHost(ctx, st, hc, prog, out)
+			err := safely("commands on "+hc.Host, func() error { return e.runHost(ctx, st, hc, prog, out) })
 			if err != nil {
 				mu.Lock()
 				failed = append(failed, hc.Host)
@@ -235,6 +243,22 @@ func (e *Engine) runCommands(ctx context.Context, st *Step, out chan<- Event) er
 	return nil
 }
 
+// noteInterrupted records, for the final message, the step being stopped while it runs and the
+// commands it had in flight: they may be left half-done.
+func (e *Engine) noteInterrupted(st *Step) {
+	e.busyMu.Lock()
+	defer e.busyMu.Unlock()
+	note := fmt.Sprintf("step %q (%s) was stopped while it ran", st.ID, st.Title)
+	var cmds []string
+	for _, h := range slices.Sorted(maps.Keys(e.inflight)) {
+		cmds = append(cmds, fmt.Sprintf("`%s` on %s", e.inflight[h], h))
+	}
+	if len(cmds) > 0 {
+		note += "; these commands were killed and may be half-done: " + strings.Join(cmds, ", ") + "; check those hosts before you run the step again"
+	}
+	e.interrupted = note
+}
+
 func (e *Engine) runHost(ctx context.Context, st *Step, hc HostCommands, prog map[string]int, out chan<- Event) error {
 	upgrading := st.Action == ActRun && e.inv.SideOf(hc.Host) != "" && e.isApp(hc.Host)
 	e.busyMu.Lock()
@@ -251,13 +275,23 @@ func (e *Engine) runHost(ctx context.Context, st *Step, hc HostCommands, prog ma
 	for i := start; i < len(hc.Commands); i++ {
 		cmd := hc.Commands[i]
 		out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: Stdout, Text: "$ " + cmd}
+		e.busyMu.Lock()
+		e.inflight[hc.Host] = cmd
+		e.busyMu.Unlock()
 		err := e.world.Hosts.Run(ctx, hc.Host, cmd, func(s Stream, line string) {
 			out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: s, Text: line}
 		})
 		if err != nil {
+			// A command cut off by cancellation stays in inflight for noteInterrupted.
+			if ctx.Err() == nil {
+				e.busyMu.Lock()
+				delete(e.inflight, hc.Host)
+				e.busyMu.Unlock()
+			}
 			return err
 		}
 		e.busyMu.Lock()
+		delete(e.inflight, hc.Host)
 		prog[hc.Host] = i + 1
 		e.busyMu.Unlock()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +81,10 @@ type Engine struct {
 	// the failure was instead of running finished commands again.
 	progress map[string]map[string]int
 	phase    string
-	busyMu   sync.Mutex
+	// interrupted describes a step stopped while it ran (abort, cancellation), for the final message.
+	interrupted string
+	busyMu      sync.Mutex
+	inflight    map[string]string // host → the command running there (under busyMu)
 }
 
 // New returns an engine ready to run plan.
@@ -106,6 +110,7 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 		readings:  make(chan Readings, 1),
 		streaks:   map[string]int{},
 		busy:      map[string]bool{},
+		inflight:  map[string]string{},
 		fenced:    map[string]bool{},
 		promoted:  map[string]bool{},
 		versions:  map[string]string{},
@@ -348,6 +353,9 @@ func (e *Engine) finish(err error) {
 		status = StatusFailed
 	}
 	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state()}
+	if status != StatusDone {
+		sum.Next = e.next()
+	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {
 	case StatusDone:
@@ -381,6 +389,46 @@ func (e *Engine) state() string {
 		}
 	}
 	return s
+}
+
+// next says what to do about each thing a plan that did not finish leaves half-way: a command cut off,
+// users on the backup, paused replay, a fence, a promoted backup, a running reverse sync.
+func (e *Engine) next() []string {
+	var out []string
+	if e.interrupted != "" {
+		out = append(out, e.interrupted)
+	}
+	if e.live == inventory.Backup {
+		out = append(out, fmt.Sprintf("users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i %s --to production", e.inv.Source))
+	}
+	for _, l := range e.last.Lags {
+		if l.Paused {
+			out = append(out, fmt.Sprintf("WAL replay is paused on %s: in psql on %s run SELECT pg_wal_replay_resume();", l.To, l.To))
+		}
+		if l.Kind == Logical {
+			stop := &Step{Action: ActReverseStop, From: l.From, To: l.To}
+			out = append(out, fmt.Sprintf("the reverse sync %s is still running: when %s has every write of %s, %s", l.Link(), l.To, l.From, DatabaseAction(stop)))
+		}
+	}
+	for _, h := range e.inv.HostNames() { // fences first: users cannot write while one is up
+		if e.fenced[h] {
+			out = append(out, fmt.Sprintf("%s is fenced read-only: once users should write there again, in psql on %s run %s;", h, h, DatabaseAction(&Step{Action: ActUnfence})))
+		}
+	}
+	for _, h := range e.inv.HostNames() {
+		if e.promoted[h] {
+			what := fmt.Sprintf("%s is a primary now, no longer a standby: rebuild it as a standby of %s before the next run", h, e.inv.Sides.Production.Database)
+			if cmds := e.inv.ReverseSync.Rebuild; len(cmds) > 0 && h == e.inv.Sides.Backup.Database {
+				var exp []string
+				for _, c := range cmds {
+					exp = append(exp, e.inv.Expand(c, h))
+				}
+				what += " (reverse_sync.rebuild, on " + h + ": " + strings.Join(exp, " && ") + ")"
+			}
+			out = append(out, what)
+		}
+	}
+	return out
 }
 
 func errString(err error) string {

@@ -441,3 +441,18 @@ func TestReadonlyRollbackDoesNotAsk(t *testing.T) {
 		t.Fatalf("readonly rollback asked: %q", ev.Text)
 	}
 }
+
+// TestAdapterPanicFailsTheStep: a panic in an adapter while a step runs becomes the step's error
+// (named as a bug, with where it happened); the engine stays in charge and can be aborted.
+func TestAdapterPanicFailsTheStep(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	f.panicOn = "install"
+	r := startRun(t, f, PlanReadonly, true)
+	ev, err := r.finished()
+	if err == nil || !strings.Contains(err.Error(), "pitstop bug: commands on app-p") || !strings.Contains(err.Error(), "adapter bug on app-p") {
+		t.Fatalf("Run: %v; want the panic as the step's error", err)
+	}
+	if ev.Summary == nil || ev.Summary.Status != StatusFailed {
+		t.Fatalf("summary %+v, want failed", ev.Summary)
+	}
+}

@@ -187,6 +187,9 @@ type Summary struct {
 	Elapsed  time.Duration  `json:"elapsed"`
 	Downtime time.Duration  `json:"downtime"`
 	Live     inventory.Side `json:"live"`
-	// State says in words where the balancer and the databases are left, and what to do next.
+	// State says in words where the balancer and the databases are left.
 	State string `json:"state"`
+	// Next lists, when the plan did not finish, what the operator should do about each thing left
+	// half-way, one item each, with the exact command or SQL.
+	Next []string `json:"next,omitempty"`
 }

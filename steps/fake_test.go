@@ -61,6 +61,7 @@ type fakeWorld struct {
 	// failRun makes the command containing the key fail once per entry, with the error given.
 	failRun    map[string][]error
 	failSwitch error
+	panicOn    string        // a command containing it panics, as a buggy adapter would
 	block      chan struct{} // when set, commands containing "install" wait on it
 	dbCalls    []string
 }
@@ -83,7 +84,11 @@ func (f *fakeWorld) Run(ctx context.Context, host, cmd string, out OutputFunc) e
 			fail, f.failRun[key] = errs[0], errs[1:]
 		}
 	}
+	panicOn := f.panicOn
 	f.mu.Unlock()
+	if panicOn != "" && strings.Contains(cmd, panicOn) {
+		panic("adapter bug on " + host)
+	}
 	out(Stdout, "running "+cmd)
 	if block != nil && strings.Contains(cmd, "install") {
 		select {

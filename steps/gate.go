@@ -163,7 +163,8 @@ func (e *Engine) unhealthy(ctx context.Context, side inventory.Side) []string {
 	for i, h := range apps {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			c, err := e.world.Probe.Check(ctx, h)
+			var c HostCheck
+			err := safely("checking "+h, func() (err error) { c, err = e.world.Probe.Check(ctx, h); return err })
 			switch {
 			case err != nil:
 				res[i] = h + ": " + err.Error()

@@ -94,6 +94,9 @@ func (p *Printer) Print(ev Event) {
 		line = ev.Text
 		if ev.Summary != nil {
 			line += "; " + ev.Summary.State
+			for _, n := range ev.Summary.Next {
+				line += "\n    next: " + n
+			}
 		}
 		if ev.Err != "" {
 			line += "\n" + ev.Time.Format("15:04:05.000") + " error: " + ev.Err

@@ -14,7 +14,10 @@ import (
 // slow consumer never makes the databases queue queries: there is one query round in flight at most.
 func (e *Engine) sample(ctx context.Context) {
 	for {
-		r := TakeReadings(ctx, e.world, e.inv, e.opt.PollEvery)
+		var r Readings
+		if err := safely("taking readings", func() error { r = TakeReadings(ctx, e.world, e.inv, e.opt.PollEvery); return nil }); err != nil {
+			r = Readings{Err: err.Error()}
+		}
 		select {
 		case e.readings <- r:
 		default:
@@ -135,7 +138,7 @@ func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) erro
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := e.world.Hosts.Run(ctx, h, "true", func(Stream, string) {}); err != nil {
+			if err := safely("reaching "+h, func() error { return e.world.Hosts.Run(ctx, h, "true", func(Stream, string) {}) }); err != nil {
 				fail(fmt.Sprintf("%s unreachable: %v", h, err))
 				return
 			}
