@@ -163,9 +163,10 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) int {
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
-	fs := newFlagSet("demo", "demo [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
+	fs := newFlagSet("demo", "demo [-i FILE] [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
 	f.register(fs, false)
-	faultName := fs.String("fault", "", "inject a fault to rehearse: "+faultNames())
+	file := fs.String("i", "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
+	faultName := fs.String("fault", "", "inject a fault `NAME` to rehearse:"+faultNames())
 	speed := fs.Float64("speed", 0, "run simulated time N times faster, from 0.1 to 1000 (default 1 in the cockpit, 4 with --auto-approve)")
 	seed := fs.Int64("seed", 0, "random seed of the simulation (0: from the clock)")
 	if code := parse(fs, args, stdout); code >= 0 {
@@ -190,10 +191,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pitstop demo: --speed %g is out of range; use a factor from 0.1 to 1000\n", *speed)
 		return exitBadInput
 	}
-	inv, err := demo.Inventory()
-	if err != nil {
-		fmt.Fprintln(stderr, "pitstop demo: built-in inventory:", err)
-		return exitFailed
+	inv, code := loadInventory("demo", *file, stderr)
+	if inv == nil {
+		return code
 	}
 	s, code := prepare("demo", inv, f, stderr)
 	if s == nil {
@@ -512,12 +512,13 @@ func loadInventory(cmd, file string, stderr io.Writer) (*inventory.Inventory, in
 	return inv, exitOK
 }
 
+// faultNames lists the demo's faults for --fault's help, one per line with what it does.
 func faultNames() string {
-	var names []string
+	var b strings.Builder
 	for _, f := range demo.Faults() {
-		names = append(names, string(f.Fault))
+		fmt.Fprintf(&b, "\n  %-13s %s", f.Fault, f.Description)
 	}
-	return strings.Join(names, ", ")
+	return b.String()
 }
 
 // signalContext is cancelled by SIGINT or SIGTERM; in the cockpit ctrl+c is a key, not a signal.

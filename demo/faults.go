@@ -22,7 +22,7 @@ const (
 	FaultSSHDrop Fault = "ssh-drop"
 	// FaultLagSpike starts the backup standby about 200 MB behind production.
 	FaultLagSpike Fault = "lag-spike"
-	// FaultStandbyDown leaves the backup standby disconnected, so the sync gates never open.
+	// FaultStandbyDown leaves the backup standby disconnected: the preflight stops the plan.
 	FaultStandbyDown Fault = "standby-down"
 )
 
@@ -39,7 +39,7 @@ func Faults() []FaultInfo {
 		{FaultUpgradeFail, "the package install on the first production app host exits 100 (dpkg lock held); a retry works"},
 		{FaultSSHDrop, "the SSH connection to the first production app host drops during its second upgrade command"},
 		{FaultLagSpike, "the backup standby starts ~200 MB behind and needs 20–40 s to catch up before the sync gate opens"},
-		{FaultStandbyDown, "the backup standby is not streaming (walreceiver down), so the sync gates never open"},
+		{FaultStandbyDown, "the backup standby is not streaming (walreceiver down); the preflight stops the plan before anything changes"},
 	}
 }
 
