@@ -186,6 +186,16 @@ func physicalLag(prim string, ps *snapshot, sb string, ss *snapshot, expected in
 	if standbyOK && okR && l.Replay > 0 && ss.replayAge != nil && *ss.replayAge > 0 {
 		l.Delay, l.HasDelay = *ss.replayAge, true
 	}
+	// The primary's time lags likewise: PostgreSQL keeps the last values while nothing is written.
+	if row != nil && okR && l.Replay > 0 && row.replayLag != nil {
+		l.ReplayLag, l.HasTimeLags = *row.replayLag, true
+		if row.writeLag != nil {
+			l.WriteLag = *row.writeLag
+		}
+		if row.flushLag != nil {
+			l.FlushLag = *row.flushLag
+		}
+	}
 	l.Err = oneLine(strings.Join(errs, "; "))
 	return l
 }

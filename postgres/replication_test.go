@@ -148,6 +148,10 @@ func TestReplicationWhileWriting(t *testing.T) {
 	if !l.HasDelay || l.Delay <= 0 {
 		t.Fatalf("want a replay delay in time while there is a backlog: %+v", l)
 	}
+	// pg_stat_replication's time lags: reported while there is a backlog (the primary's last measures).
+	if !l.HasTimeLags || l.WriteLag <= 0 || l.FlushLag < l.WriteLag || l.ReplayLag <= 0 {
+		t.Fatalf("want the primary's write, flush and replay time lags while there is a backlog: %+v", l)
+	}
 
 	if err := c.ResumeReplay(ctx, backup); err != nil {
 		t.Fatalf("ResumeReplay: %v", err)
@@ -156,7 +160,7 @@ func TestReplicationWhileWriting(t *testing.T) {
 		l = link(t, read(t, c), prod, backup)
 		return !l.Paused && l.Streaming && l.Replay <= 64<<10, fmt.Sprintf("%+v", l)
 	})
-	if l.Replay == 0 && l.HasDelay {
+	if l.Replay == 0 && (l.HasDelay || l.HasTimeLags) {
 		t.Fatalf("a delay in time without a backlog means nothing and must not be reported: %+v", l)
 	}
 }

@@ -84,6 +84,8 @@ type sender struct {
 	appName, clientAddr, state string
 	sent, write, flush, replay *lsn
 	slotType                   string // "logical", "physical" or "" without a slot
+	// writeLag, flushLag and replayLag are pg_stat_replication's time lags (nil: not reported).
+	writeLag, flushLag, replayLag *time.Duration
 }
 
 // subscription is the apply worker of pitstop_reverse.
@@ -111,7 +113,7 @@ const (
 	(SELECT status FROM pg_stat_wal_receiver LIMIT 1)`
 	qSenders = `SELECT r.pid, coalesce(r.application_name, ''), coalesce(host(r.client_addr), ''),
 	coalesce(r.state, ''), r.sent_lsn::text, r.write_lsn::text, r.flush_lsn::text, r.replay_lsn::text,
-	coalesce(s.slot_type, '')
+	coalesce(s.slot_type, ''), r.write_lag, r.flush_lag, r.replay_lag
 	FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid`
 	qSubscription = `SELECT pid IS NOT NULL, received_lsn::text FROM pg_stat_subscription
 	WHERE subname = '` + reverseName + `' AND relid IS NULL`
@@ -214,7 +216,8 @@ func (s *snapshot) scan(br pgx.BatchResults) error {
 	for rows.Next() {
 		var r sender
 		var sent, write, flush, replay *string
-		if err := rows.Scan(&r.pid, &r.appName, &r.clientAddr, &r.state, &sent, &write, &flush, &replay, &r.slotType); err != nil {
+		if err := rows.Scan(&r.pid, &r.appName, &r.clientAddr, &r.state, &sent, &write, &flush, &replay, &r.slotType,
+			&r.writeLag, &r.flushLag, &r.replayLag); err != nil {
 			rows.Close()
 			return err
 		}

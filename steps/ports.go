@@ -113,7 +113,14 @@ type Lag struct {
 	// Delay is the replay delay in time; it means something only while there is a backlog (HasDelay).
 	Delay    time.Duration `json:"delay,omitempty"`
 	HasDelay bool          `json:"has_delay,omitempty"`
-	Paused   bool          `json:"paused,omitempty"`
+	// WriteLag, FlushLag and ReplayLag are the primary's time lags for the standby (pg_stat_replication):
+	// how long recent WAL took to be written, flushed and replayed there. PostgreSQL keeps the last
+	// values while the primary is idle, so they are set (HasTimeLags) only with a backlog, like Delay.
+	WriteLag    time.Duration `json:"write_lag,omitempty"`
+	FlushLag    time.Duration `json:"flush_lag,omitempty"`
+	ReplayLag   time.Duration `json:"replay_lag,omitempty"`
+	HasTimeLags bool          `json:"has_time_lags,omitempty"`
+	Paused      bool          `json:"paused,omitempty"`
 	// Err says why the link could not be read, if it could not.
 	Err string `json:"err,omitempty"`
 }
