@@ -456,3 +456,73 @@ func TestAdapterPanicFailsTheStep(t *testing.T) {
 		t.Fatalf("summary %+v, want failed", ev.Summary)
 	}
 }
+
+// TestParallelLimit: a step on several hosts runs on at most Options.Parallel of them at once, and one
+// at a time when the inventory asks for it.
+func TestParallelLimit(t *testing.T) {
+	apps := []string{"app-p1", "app-p2", "app-p3", "app-p4"}
+	for _, tc := range []struct {
+		name     string
+		parallel int
+		serial   bool
+		want     int
+	}{{"parallel 2", 2, false, 2}, {"parallel 10", 10, false, 4}, {"one at a time", 10, true, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := testInventory()
+			for i, h := range apps[2:] {
+				inv.Hosts[h] = &inventory.Host{SSH: "local", Serve: fmt.Sprintf("10.0.0.%d:80", i+3)}
+			}
+			inv.Sides.Production.Apps = apps
+			inv.Upgrade.OneAtATime = tc.serial
+			f := newFakeWorld(inv)
+			r := startRunWith(t, f, PlanReadonly, Options{AutoApprove: true, Parallel: tc.parallel})
+			if _, err := r.finished(); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.maxInstalling != tc.want {
+				t.Errorf("at most %d installs ran at once, want %d", f.maxInstalling, tc.want)
+			}
+			if tc.serial {
+				var order []string
+				for _, c := range f.ran {
+					if strings.Contains(c, "install") && strings.HasPrefix(c, "app-p") {
+						order = append(order, strings.SplitN(c, ":", 2)[0])
+					}
+				}
+				if !slices.Equal(order, apps) {
+					t.Errorf("one at a time ran installs on %v, want the inventory's order %v", order, apps)
+				}
+			}
+		})
+	}
+}
+
+// TestAbortWhileStepRuns: aborting while an upgrade command runs stops the step at once, and the final
+// summary names the commands that were killed and may be half-done, and that users are on the backup.
+func TestAbortWhileStepRuns(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	f.block = make(chan struct{})
+	r := startRun(t, f, PlanReadonly, false)
+	r.confirmUntil("upgrade-production")
+	r.decide("upgrade-production", Confirm)
+	installing := map[string]bool{}
+	r.waitFor("install running on both hosts", func(ev Event) bool {
+		if ev.Kind == EvOutput && strings.Contains(ev.Text, "running install") {
+			installing[ev.Host] = true
+		}
+		return len(installing) == 2
+	})
+	r.eng.Decide(Decision{Kind: Abort, By: "tester"})
+	ev, err := r.finished()
+	if !errors.Is(err, ErrAborted) {
+		t.Fatalf("Run: %v, want ErrAborted", err)
+	}
+	next := strings.Join(ev.Summary.Next, "\n")
+	for _, want := range []string{`step "upgrade-production"`, "`install shop` on app-p1", "`install shop` on app-p2", "half-done", "pitstop switch -i test.yaml --to production", "pg_wal_replay_resume()"} {
+		if !strings.Contains(next, want) {
+			t.Errorf("summary's next lacks %q:\n%s", want, next)
+		}
+	}
+}

@@ -64,6 +64,8 @@ type fakeWorld struct {
 	panicOn    string        // a command containing it panics, as a buggy adapter would
 	block      chan struct{} // when set, commands containing "install" wait on it
 	dbCalls    []string
+	// installing counts the install commands running now; maxInstalling the most at once.
+	installing, maxInstalling int
 }
 
 func newFakeWorld(inv *inventory.Inventory) *fakeWorld {
@@ -90,6 +92,20 @@ func (f *fakeWorld) Run(ctx context.Context, host, cmd string, out OutputFunc) e
 		panic("adapter bug on " + host)
 	}
 	out(Stdout, "running "+cmd)
+	if strings.Contains(cmd, "install") {
+		f.mu.Lock()
+		f.installing++
+		f.maxInstalling = max(f.maxInstalling, f.installing)
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			f.installing--
+			f.mu.Unlock()
+		}()
+		if block == nil {
+			time.Sleep(5 * time.Millisecond) // long enough for parallel installs to overlap
+		}
+	}
 	if block != nil && strings.Contains(cmd, "install") {
 		select {
 		case <-block:
@@ -222,14 +238,20 @@ type run struct {
 }
 
 func startRun(t *testing.T, f *fakeWorld, plan string, auto bool) *run {
+	return startRunWith(t, f, plan, Options{AutoApprove: auto})
+}
+
+// startRunWith starts plan with opt (the test's operator, poll and event sink filled in).
+func startRunWith(t *testing.T, f *fakeWorld, plan string, opt Options) *run {
 	t.Helper()
 	p, err := Build(f.inv, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &run{t: t, events: make(chan Event, 100000), done: make(chan error, 1)}
-	r.eng = New(f.inv, p, f.ports(), Options{AutoApprove: auto, Operator: "tester", PollEvery: 5 * time.Millisecond,
-		Emit: func(ev Event) { r.events <- ev }})
+	opt.Operator, opt.PollEvery = "tester", 5*time.Millisecond
+	opt.Emit = func(ev Event) { r.events <- ev }
+	r.eng = New(f.inv, p, f.ports(), opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	t.Cleanup(cancel)
