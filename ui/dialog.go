@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -9,12 +10,14 @@ import (
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
-// answer handles a key while a question is open: y/enter says yes, n/esc says no, ctrl+c confirms a
-// quit; anything else leaves the question open.
+// answer handles a key while a question is open: y/enter says yes; n, esc, q and ctrl+c say no
+// (ctrl+c confirms the quit question instead, so pressing it twice quits as usual); anything else
+// leaves the question open.
 func (m *Model) answer(k tea.KeyPressMsg) tea.Cmd {
 	d := m.dialog
-	yes := k.String() == "y" || k.String() == "enter" || (d.kind == askQuit && k.String() == "ctrl+c")
-	no := k.String() == "n" || k.String() == "esc"
+	key := k.String()
+	yes := key == "y" || key == "enter" || (d.kind == askQuit && key == "ctrl+c")
+	no := key == "n" || key == "esc" || (d.kind != askQuit && (key == "q" || key == "ctrl+c"))
 	switch {
 	case no:
 		m.dialog = nil
@@ -43,55 +46,152 @@ func (m *Model) answer(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// dialogLines asks the open question and says which keys answer it.
-func (m *Model) dialogLines(w int) []string {
+// rollbackAsk is how the engine ends the text of EvRollbackAsk; the question says it once, first.
+const rollbackAsk = "Roll back anyway?"
+
+// dialogLines asks the open question in at most maxH lines: the question, the state things are left
+// in (one item a line, never cut short while anything else can give way) and the keys that answer.
+func (m *Model) dialogLines(w, maxH int) []string {
 	s := m.styles
 	d := m.dialog
-	var q, yes, no string
-	var detail []string
+	var q, heading, yes, no string
+	var items []string
 	switch d.kind {
 	case askSkip:
 		q = fmt.Sprintf("Skip step %q? It will not run and the plan moves on.", orText(m.stepTitle[d.stepID], d.stepID))
 		yes, no = "skip it", "keep it"
 	case askAbort:
-		q = "ABORT the plan?"
-		if d.stepID == "" {
-			q += " No gate is waiting: the running step finishes, then the engine stops at its next gate."
-		} else {
-			q += " The engine stops at this gate."
-		}
-		detail = append(detail, "Things stay as they are: "+m.leftState())
+		q = "ABORT the plan? " + m.abortEffect()
+		heading, items = "Things stay as they are:", m.leftState()
 		yes, no = "abort", "carry on"
 	case askQuit:
-		q = "Quit while the plan is in progress? Quitting sends ABORT to the engine."
-		detail = append(detail, "You leave: "+d.text)
+		q = "Quit while the plan is in progress? Quitting sends ABORT to the engine. " + m.abortEffect()
+		heading, items = "You leave:", m.leftState()
 		yes, no = "abort and quit", "stay"
 	case askForceRollback:
-		q = "Roll back anyway? " + d.text
+		why := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(d.text), rollbackAsk))
+		q = rollbackAsk + " " + why
 		yes, no = "roll back anyway (force)", "keep traffic where it is"
 	}
+	keys := "  " + s.Key.Render("[y]") + " " + yes + s.Dim.Render(" · ") + s.Key.Render("[n]") + " " + no
+
+	state := bulletLines(heading, items, w)
+	// The question gives way first (down to one line), then the state is cut at its end.
+	qn := max(1, maxH-len(state)-1)
 	var lines []string
-	for i, l := range wrap(q, w-2, 3) {
+	for i, l := range wrap(q, w-2, qn) {
 		lead := "  "
 		if i == 0 {
 			lead = "? "
 		}
 		lines = append(lines, s.Dialog.Render(lead+l))
 	}
-	for _, dt := range detail {
-		for _, l := range wrap(dt, w-2, 3) {
-			lines = append(lines, "  "+s.Normal.Render(l))
+	for _, l := range cutLines(state, maxH-len(lines)-1, w) {
+		lines = append(lines, s.Normal.Render(l))
+	}
+	return append(lines, keys)
+}
+
+// bulletLines puts heading on a line of its own and each item under it, wrapped to w cells with
+// nothing cut; a single item goes on the heading's line.
+func bulletLines(heading string, items []string, w int) []string {
+	if len(items) == 0 {
+		return nil
+	}
+	if len(items) == 1 {
+		first := heading + " " + items[0]
+		if heading == "" {
+			first = items[0]
+		}
+		return indent(wrap(first, w-2, unlimited), "  ", "  ")
+	}
+	var out []string
+	if heading != "" {
+		out = append(out, "  "+heading)
+	}
+	for _, it := range items {
+		out = append(out, indent(wrap(it, w-6, unlimited), "    • ", "      ")...)
+	}
+	return out
+}
+
+// indent prefixes the first line with first and the others with rest.
+func indent(lines []string, first, rest string) []string {
+	for i := range lines {
+		if i == 0 {
+			lines[i] = first + lines[i]
+		} else {
+			lines[i] = rest + lines[i]
 		}
 	}
-	lines = append(lines, "  "+s.Key.Render("[y]")+" "+yes+s.Dim.Render(" · ")+s.Key.Render("[n]")+" "+no)
 	return lines
 }
 
-// leftState says where the balancer and the databases are, from the newest readings.
-func (m *Model) leftState() string {
+// cutLines keeps at most n of lines; when some are dropped the last kept line says how many.
+func cutLines(lines []string, n, w int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	if n <= 0 {
+		return nil
+	}
+	out := append([]string(nil), lines[:n-1]...)
+	return append(out, fit(fmt.Sprintf("    … %d more lines: make the terminal taller to read them", len(lines)-n+1), w))
+}
+
+// abortEffect says what an abort does now: stop at the waiting gate, or kill the running step.
+func (m *Model) abortEffect() string {
+	switch {
+	case m.run.gate != nil:
+		return "The engine stops at this gate."
+	case !m.run.running():
+		return "The engine stops before its next step."
+	}
+	id := m.run.current
+	title := orText(m.stepTitle[id], id)
+	st := m.cfg.Plan.Step(id)
+	if st != nil && readOnly(st.Action) {
+		return fmt.Sprintf("The running step %q is stopped now; it only reads, so nothing is left half-done.", title)
+	}
+	hosts := m.stepHosts(st)
+	if len(hosts) == 0 {
+		return fmt.Sprintf("The running step %q is stopped now and may be left half-done.", title)
+	}
+	return fmt.Sprintf("The running step %q is stopped now: its commands are killed and may be left half-done on %s.",
+		title, strings.Join(hosts, ", "))
+}
+
+// readOnly reports whether an action changes nothing anywhere.
+func readOnly(a steps.Action) bool {
+	switch a {
+	case steps.ActPreflight, steps.ActWaitSync, steps.ActVerifyTraffic, steps.ActVerifyDirect:
+		return true
+	}
+	return false
+}
+
+// stepHosts lists the hosts a step changes things on.
+func (m *Model) stepHosts(st *steps.Step) []string {
+	if st == nil {
+		return nil
+	}
+	hosts := append([]string(nil), st.Hosts...)
+	for _, hc := range st.Exec {
+		if !slices.Contains(hosts, hc.Host) {
+			hosts = append(hosts, hc.Host)
+		}
+	}
+	if len(hosts) == 0 && st.Action == steps.ActSwitch {
+		hosts = append(hosts, m.cfg.Inventory.Balancer.Host)
+	}
+	return hosts
+}
+
+// leftState says, one item each, where the balancer and the databases are, from the newest readings.
+func (m *Model) leftState() []string {
 	r := m.run.readings
 	if r == nil {
-		return "state unknown: no readings yet."
+		return []string{"state unknown: no readings yet"}
 	}
 	var parts []string
 	if r.Live != "" {
@@ -131,5 +231,5 @@ func (m *Model) leftState() string {
 	if len(parts) == 1 {
 		parts = append(parts, "no database is paused, fenced or promoted")
 	}
-	return strings.Join(parts, "; ") + "."
+	return parts
 }

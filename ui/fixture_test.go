@@ -67,19 +67,22 @@ func fixturePlan(inv *inventory.Inventory) *steps.Plan {
 
 // script fabricates an engine event stream on a fake clock.
 type script struct {
-	inv *inventory.Inventory
-	now time.Time
-	seq int64
-	evs []steps.Event
+	inv  *inventory.Inventory
+	plan *steps.Plan
+	now  time.Time
+	seq  int64
+	evs  []steps.Event
 }
 
-func newScript(inv *inventory.Inventory) *script { return &script{inv: inv, now: t0} }
+func newScript(inv *inventory.Inventory) *script {
+	return &script{inv: inv, plan: fixturePlan(inv), now: t0}
+}
 
 func (s *script) wait(d time.Duration) { s.now = s.now.Add(d) }
 
 func (s *script) emit(ev steps.Event) {
 	s.seq++
-	ev.Seq, ev.Time, ev.Plan = s.seq, s.now, "readonly"
+	ev.Seq, ev.Time, ev.Plan = s.seq, s.now, s.plan.Name
 	s.evs = append(s.evs, ev)
 }
 

@@ -175,13 +175,40 @@ func fitLines(lines []string, w, h int) []string {
 // Bubble Tea renderer does by default (wcwidth), which is also the faster method.
 func width(s string) int { return ansi.StringWidthWc(s) }
 
-// wrap word-wraps s to w cells (breaking long words) and keeps at most n lines, the last ending in
-// "…" when text was cut.
+// unlimited is wrap's n for text that must never be cut.
+const unlimited = 1 << 30
+
+// wrap word-wraps plain text s to w cells and keeps at most n lines, the last ending in "…" when
+// text was cut. It breaks only at spaces (never inside "app-p2"), and breaks a word only when it is
+// longer than a line.
 func wrap(s string, w, n int) []string {
 	if w <= 0 || n <= 0 {
 		return nil
 	}
-	out := strings.Split(ansi.Hardwrap(ansi.Wordwrap(s, w, ""), w, true), "\n")
+	var out []string
+	cur := ""
+	for _, word := range strings.Fields(s) {
+		for width(word) > w {
+			if cur != "" {
+				out = append(out, cur)
+				cur = ""
+			}
+			out = append(out, ansi.Cut(word, 0, w))
+			word = ansi.Cut(word, w, width(word))
+		}
+		switch {
+		case cur == "":
+			cur = word
+		case width(cur)+1+width(word) <= w:
+			cur += " " + word
+		default:
+			out = append(out, cur)
+			cur = word
+		}
+	}
+	if cur != "" || len(out) == 0 {
+		out = append(out, cur)
+	}
 	if len(out) > n {
 		out = out[:n]
 		out[n-1] = fit(out[n-1]+" …", w)

@@ -13,9 +13,9 @@ func (m *Model) gateLines(w, maxH int) []string {
 	var lines []string
 	switch {
 	case m.dialog != nil:
-		lines = m.dialogLines(w)
+		lines = m.dialogLines(w, maxH)
 	case m.run.finished:
-		lines = m.finishedLines(w)
+		lines = m.finishedLines(w, maxH)
 	case m.run.gate != nil:
 		lines = m.waitingLines(w, maxH)
 	case m.run.engineDone:
@@ -34,8 +34,11 @@ func (m *Model) gateMinRows(w, full int) int {
 	return full - (len(m.run.gate.Changes) + 1) + 2
 }
 
-// finishedLines says plainly that the plan ended, how long it took and what users saw.
-func (m *Model) finishedLines(w int) []string {
+// finishedLines says plainly, in at most maxH lines, that the plan ended, how long it took, what
+// users saw and the state everything is left in, one item a line. When rows are short the hint to
+// quit goes first, then the error and the facts shrink to a line each, and only then is the state
+// cut.
+func (m *Model) finishedLines(w, maxH int) []string {
 	s := m.styles
 	r := m.run
 	banner := s.Finished.Render(" PLAN FINISHED ")
@@ -59,26 +62,41 @@ func (m *Model) finishedLines(w int) []string {
 		s.Dim.Render("traffic on ") + s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))),
 	}
 	bw := width(banner) + 1
-	var lines []string
+	var head []string
 	for i, l := range flow(facts, s.Dim.Render(" · "), w-bw) {
 		lead := strings.Repeat(" ", bw)
 		if i == 0 {
 			lead = banner + " "
 		}
-		lines = append(lines, lead+l)
+		head = append(head, lead+l)
 	}
+	var state []string
 	if sum.State != "" {
-		for _, l := range wrap("Left as: "+sum.State, w, 3) {
-			lines = append(lines, s.Normal.Render(l))
+		for _, l := range bulletLines("Left as:", strings.Split(clean(sum.State), "; "), w) {
+			state = append(state, s.Normal.Render(strings.TrimPrefix(l, "  ")))
 		}
 	}
+	var errLines []string
 	if r.finalErr != "" {
 		for _, l := range wrap("Error: "+clean(r.finalErr), w, 3) {
-			lines = append(lines, s.Bad.Render(l))
+			errLines = append(errLines, s.Bad.Render(l))
 		}
 	}
-	lines = append(lines, s.Dim.Render("press q to quit"))
-	return lines
+	quit := []string{s.Dim.Render("press q to quit")}
+	total := func() int { return len(head) + len(state) + len(errLines) + len(quit) }
+	if total() > maxH {
+		quit = nil
+	}
+	if total() > maxH && len(errLines) > 1 {
+		errLines = []string{s.Bad.Render(fit("Error: "+clean(r.finalErr), w))}
+	}
+	if total() > maxH && len(head) > 1 {
+		head = []string{fit(banner+" "+strings.Join(facts, s.Dim.Render(" · ")), w)}
+	}
+	state = cutLines(state, maxH-len(head)-len(errLines), w)
+	lines := append(head, state...)
+	lines = append(lines, errLines...)
+	return append(lines, quit...)
 }
 
 // waitingLines draws the waiting gate: what confirming does and changes, each condition with its
@@ -142,10 +160,15 @@ func (m *Model) waitingLines(w, maxH int) []string {
 	}
 	room := maxH - len(head) - len(conds) - len(keys)
 	if room < len(changes) {
+		// Keep the heading while there is room for it and one change; the last row counts the rest.
+		first := 1
+		if room >= 3 {
+			first = 0
+		}
 		switch {
 		case room >= 2:
-			shown := changes[1:room]
-			changes = append(shown, s.Dim.Render(fmt.Sprintf("    … %d more changed lines", len(g.Changes)-len(shown))))
+			shown := changes[first : first+room-1]
+			changes = append(shown, s.Dim.Render(fmt.Sprintf("    … %d more changed lines", len(g.Changes)-(room-2+first))))
 		default:
 			changes = nil
 		}

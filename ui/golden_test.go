@@ -17,17 +17,20 @@ import (
 	"github.com/pitstop-ops/pitstop/inventory"
 )
 
-// runProgram runs the model in a real Bubble Tea program at w×h (teatest), feeds it sc, waits until
-// the screen shows want, quits, and returns the final model.
-func runProgram(t *testing.T, sc *script, w, h int, want string) *Model {
+// runProgram runs the model in a real Bubble Tea program at w×h (teatest), feeds it sc and then
+// keys, waits until the screen shows want, quits, and returns the final model.
+func runProgram(t *testing.T, sc *script, w, h int, want string, keys ...string) *Model {
 	t.Helper()
 	inv := sc.inv
-	m := NewModel(Config{Inventory: inv, Plan: fixturePlan(inv), Demo: true, Operator: "alice",
+	m := NewModel(Config{Inventory: inv, Plan: sc.plan, Demo: true, Operator: "alice",
 		Journal: "/var/lib/pitstop/journal.jsonl", Now: fixedNow})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
 	t.Cleanup(func() { _ = tm.Quit() })
 	tm.Send(sc.batch())
+	for _, k := range keys {
+		tm.Send(keyMsg(k))
+	}
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
 		teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 	if err := tm.Quit(); err != nil {
@@ -57,6 +60,27 @@ func TestGoldenViews(t *testing.T) {
 			})
 		}
 	}
+	// The demo shop, as `pitstop demo` shows it: three replication links, a longer plan, the reverse
+	// sync's logical link.
+	for _, tc := range []struct {
+		name string
+		sc   func(testing.TB) *script
+		keys []string
+		want string
+		w, h int
+	}{
+		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 100, 30},
+		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 80, 24},
+		{"demo_upgrading", toDemoUpgrading, nil, "Output", 100, 30},
+		{"demo_reverse_sync_quit", toDemoReverseCatchup, []string{"q"}, "You leave", 100, 30},
+	} {
+		t.Run(fmt.Sprintf("%s_%dx%d", tc.name, tc.w, tc.h), func(t *testing.T) {
+			m := runProgram(t, tc.sc(t), tc.w, tc.h, tc.want, tc.keys...)
+			view := ansi.Strip(m.View().Content)
+			assertFits(t, view, tc.w, tc.h)
+			golden.RequireEqual(t, view)
+		})
+	}
 }
 
 // assertFits fails unless view is exactly h lines of at most w cells.
@@ -76,13 +100,18 @@ func assertFits(t *testing.T, view string, w, h int) {
 func TestResize(t *testing.T) {
 	inv := fixtureInventory(2)
 	sizes := [][2]int{{250, 70}, {200, 60}, {120, 40}, {100, 30}, {99, 30}, {80, 24}, {60, 20}, {40, 12}, {20, 6}, {1, 1}}
-	for _, sc := range []func(*inventory.Inventory) *script{toSwitchGate, toUpgrading, toFailedGate, toFinished} {
-		h := newHarness(t, sc(inv))
-		for _, full := range []bool{false, true} {
-			h.m.fullOutput, h.m.showHelp = full, full
-			for _, sz := range sizes {
-				h.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
-				assertFits(t, ansi.Strip(h.m.View().Content), sz[0], sz[1])
+	scripts := []*script{toSwitchGate(inv), toUpgrading(inv), toFailedGate(inv), toFinished(inv), stateFinished(inv),
+		toDemoSwitchGate(t), toDemoRolledBack(t), toDemoUpgrading(t), toDemoReverseCatchup(t)}
+	for _, sc := range scripts {
+		for _, question := range []string{"", "a"} { // the abort question claims every row it needs
+			h := newHarness(t, sc)
+			h.press(question)
+			for _, full := range []bool{false, true} {
+				h.m.fullOutput, h.m.showHelp = full, full
+				for _, sz := range sizes {
+					h.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+					assertFits(t, ansi.Strip(h.m.View().Content), sz[0], sz[1])
+				}
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/key"
 )
 
@@ -30,6 +32,28 @@ type KeyMap struct {
 
 	// quiet hides disabled actions from the short help once the run is over: none can come back.
 	quiet bool
+	// idle, when set, is why no decision can be taken now ("no gate waiting"). The short help then
+	// lists the decision keys off for that reason as one compact entry ahead of the screen keys, so
+	// the reason shows even in a narrow footer.
+	idle string
+	// why holds, for each decision key (kConfirm…kAbort), why it is off ("" when it is on).
+	why [nDecisionKeys]string
+}
+
+// The decision keys in the order the short help lists them.
+const (
+	kConfirm = iota
+	kDecline
+	kRetry
+	kSkip
+	kRollback
+	kAbort
+	nDecisionKeys
+)
+
+// decisions returns the decision keys in short-help order.
+func (k *KeyMap) decisions() [nDecisionKeys]*key.Binding {
+	return [nDecisionKeys]*key.Binding{&k.Confirm, &k.Decline, &k.Retry, &k.Skip, &k.Rollback, &k.Abort}
 }
 
 // DefaultKeyMap returns the cockpit's keys, all enabled; the model disables them as the run goes.
@@ -66,17 +90,43 @@ func set(b *key.Binding, on bool, desc, reason string) {
 }
 
 // ShortHelp lists the keys for the footer: what can be done now first, then what cannot and why.
+// While no decision can be taken, the keys that are off for that reason share one entry ("off: y n
+// s r (no gate waiting)") placed before the screen keys; other disabled keys come last.
 func (k KeyMap) ShortHelp() []key.Binding {
-	actions := []key.Binding{k.Confirm, k.Decline, k.Retry, k.Skip, k.Rollback, k.Abort}
-	var on, off []key.Binding
-	for _, b := range actions {
-		if b.Enabled() {
-			on = append(on, b)
-		} else if !k.quiet {
-			off = append(off, shown(b))
+	var on, group, off []key.Binding
+	keys := k.decisions()
+	grouped := func(i int) bool { return !keys[i].Enabled() && !k.quiet && k.idle != "" && k.why[i] == k.idle }
+	for i, b := range keys {
+		switch {
+		case b.Enabled():
+			on = append(on, *b)
+		case k.quiet, grouped(i):
+		default:
+			off = append(off, shown(*b))
 		}
 	}
-	out := append(on, k.Output, k.Help, shown(k.Quit))
+	var names []string
+	for _, i := range []int{kConfirm, kDecline, kSkip, kRetry, kRollback, kAbort} { // as the full help
+		if grouped(i) {
+			names = append(names, strings.SplitN(keys[i].Help().Key, "/", 2)[0])
+			group = append(group, shown(*keys[i]))
+		}
+	}
+	switch len(names) {
+	case 0, 1: // one key alone reads better with its own words
+	default:
+		group = []key.Binding{key.NewBinding(key.WithKeys(names...),
+			key.WithHelp("off: "+strings.Join(names, " "), "("+k.idle+")"))}
+	}
+	out := append(on, group...)
+	if len(group) > 0 {
+		// Quit and help before the output key: a footer of 100 cells has room for these.
+		help := k.Help
+		help.SetHelp(help.Help().Key, "help")
+		out = append(out, shown(k.Quit), help, k.Output)
+	} else {
+		out = append(out, k.Output, k.Help, shown(k.Quit))
+	}
 	return append(out, off...)
 }
 

@@ -66,67 +66,126 @@ func (m *Model) bodyLines(w, h int) []string {
 func (m *Model) rightColumn(w, h int) []string {
 	if w >= sideBySideMin {
 		lw := (w - 2) / 2
-		both := beside(m.lagLines(lw, 1000), m.usersLines(w-lw-2, 1000), lw, 2)
-		return m.stack(w, h, nil, both, nil)
+		rw := w - lw - 2
+		// Sync lag and users share rows; each draws its one-line summary when they get one row.
+		both := func(n int) []string { return beside(m.lagLines(lw, n), m.usersLines(rw, n), lw, 2) }
+		return m.stack(w, h, panel{}, panel{rows: max(m.lagHeight(), m.usersHeight()), draw: both}, panel{})
 	}
-	return m.stack(w, h, nil, m.lagLines(w, 1000), m.usersLines(w, 1000))
+	return m.stack(w, h, panel{}, m.lagPanel(w), m.usersPanel(w))
 }
 
 // stackedLines is the one-column layout for narrow terminals: the plan shows as a window around the
 // current step.
 func (m *Model) stackedLines(w, h int) []string {
-	return m.stack(w, h, m.phasesLines(w, 1000), m.lagLines(w, 1000), m.usersLines(w, 1000))
+	plan := panel{rows: m.phasesHeight(), draw: func(n int) []string { return m.phasesLines(w, n) }}
+	return m.stack(w, h, plan, m.lagPanel(w), m.usersPanel(w))
 }
 
-// stack shares h rows among the gate, the topology, the plan (when phases is not nil), sync lag,
-// users and the output. Every block first gets its minimum, in that order, then what it prefers,
-// then the output takes the rest; a block that cannot get its minimum is left out. The gate may
-// claim up to 60% of the rows so that what confirming changes stays in view.
-func (m *Model) stack(w, h int, phases, lag, users []string) []string {
-	gate := m.gateLines(w, 1000)
-	gateMin := min(len(gate), max(m.gateMinRows(w, len(gate)), h*6/10))
-	if len(gate) > 0 {
-		gate = append(gate, "") // a blank row sets the question apart
-		gateMin++
+// panel is a block of the stack: the rows it would fill, and how to draw it in n rows.
+type panel struct {
+	rows int
+	draw func(n int) []string
+}
+
+func (m *Model) lagPanel(w int) panel {
+	return panel{rows: m.lagHeight(), draw: func(n int) []string { return m.lagLines(w, n) }}
+}
+
+func (m *Model) usersPanel(w int) panel {
+	return panel{rows: m.usersHeight(), draw: func(n int) []string { return m.usersLines(w, n) }}
+}
+
+// Blocks of the stack, in drawing order.
+const (
+	bGate = iota
+	bTopo
+	bPlan
+	bLag
+	bUsers
+	bOutput
+	nBlocks
+)
+
+// stack shares h rows among the gate, the topology, the plan (when plan.rows > 0), sync lag, users
+// and the output. Rows go first to what must always show: the gate's essentials (all of a question
+// or of the end of the plan, whose state left behind is the most important text then; for a
+// waiting gate everything but most of its change list), the topology, a one-line summary each of
+// sync lag and users, and the current step. Then the gate gets the rest of its rows, then the
+// panels grow to their full size, and the output takes what remains.
+func (m *Model) stack(w, h int, plan, lag, users panel) []string {
+	gateFull := len(m.gateLines(w, 1000))
+	gateMin := 0
+	if gateFull > 0 {
+		gateFull++ // a blank row sets the question apart
+		gateMin = min(m.gateMinRows(w, gateFull-1)+1, h)
 	}
 	topoH := m.topologyHeight(w)
+	open := m.run.gate != nil || m.dialog != nil || m.run.finished
+	outMin := grant{bOutput, outputMinRows + 1, true}
+	grants := []grant{
+		{bGate, gateMin, true},
+		{bTopo, min(topoH, 8), true},
+		{bLag, min(lag.rows, 1), true},
+		{bUsers, min(users.rows, 1), true},
+		{bPlan, min(plan.rows, 2), true},
+	}
+	if !open {
+		grants = append(grants, outMin)
+	}
+	grants = append(grants,
+		grant{bGate, min(max(gateMin, h*6/10), gateFull), false},
+		grant{bTopo, topoH, false},
+		grant{bGate, gateFull, false},
+		grant{bPlan, min(plan.rows, 5), false},
+		grant{bLag, lag.rows, false},
+		grant{bUsers, users.rows, true}, // its summary line says more than a cut panel
+	)
+	if open {
+		grants = append(grants, outMin)
+	}
 	outWant := 2 * outputMinRows
-	if m.run.gate != nil || m.dialog != nil {
+	if open {
 		outWant = 0
 	}
-	sizes := allocate(h, []want{
-		{min: gateMin, pref: len(gate), max: len(gate)},
-		{min: min(topoH, 8), pref: topoH, max: topoH},
-		{min: min(len(phases), 4), pref: min(len(phases), 9), max: len(phases)},
-		{min: min(len(lag), 3), pref: len(lag), max: len(lag)},
-		{min: len(users), pref: len(users), max: len(users)},
-		{min: outputMinRows + 1, pref: outWant, max: h},
-	})
-	var out []string
-	if n := sizes[0]; n > 0 {
-		if n < len(gate) {
-			gate = append(m.gateLines(w, n-1), "")
-		}
-		out = append(out, gate[:min(n, len(gate))]...)
+	grants = append(grants,
+		grant{bOutput, outWant, false},
+		grant{bPlan, min(plan.rows, 9), false},
+		grant{bPlan, plan.rows, false},
+		grant{bOutput, h, false},
+	)
+	sizes := allocate(h, nBlocks, grants)
+
+	out := make([]string, 0, h)
+	if n := sizes[bGate]; n > 0 {
+		out = append(out, m.gateLines(w, n-1)...)
+		out = append(out, "")
 	}
-	if n := sizes[1]; n > 0 {
+	if n := sizes[bTopo]; n > 0 {
 		out = append(out, m.topologyLines(w, n)...)
 	}
-	if n := sizes[2]; n > 0 {
-		out = append(out, m.phasesLines(w, n)...)
+	for _, b := range []struct {
+		p panel
+		n int
+	}{{plan, sizes[bPlan]}, {lag, sizes[bLag]}, {users, sizes[bUsers]}} {
+		if b.n > 0 {
+			out = append(out, b.p.draw(b.n)...)
+		}
 	}
-	out = append(out, lag[:sizes[3]]...)
-	out = append(out, users[:sizes[4]]...)
-	if n := sizes[5]; n > outputMinRows {
+	if n := sizes[bOutput]; n > outputMinRows {
 		out = append(out, m.outputTitle())
 		out = append(out, m.out.view(w, n-1)...)
 	}
 	return out[:min(len(out), h)] // every panel fits its lines to w
 }
 
-// fullOutputLines shows the output on the whole body, under a short reminder of any waiting gate.
+// fullOutputLines shows the output on the whole body, under a short reminder of any waiting gate;
+// an open question or the end of the plan keeps every line it needs.
 func (m *Model) fullOutputLines(w, h int) []string {
-	out := m.gateLines(w, min(4, h/3))
+	n := min(4, h/3)
+	if m.dialog != nil || m.run.finished {
+		n = max(n, h-outputMinRows-1)
+	}
+	out := m.gateLines(w, n)
 	out = append(out, m.outputTitle())
 	return append(out, m.out.view(w, h-len(out))...)
 }
@@ -143,30 +202,36 @@ func (m *Model) outputTitle() string {
 	return s.Title.Render("Output") + s.Dim.Render(hint)
 }
 
-// want is one block's claim on rows.
-type want struct{ min, pref, max int }
+// grant asks for a block to grow to rows. A whole grant is given entirely or not at all; a block
+// whose first grant cannot be given gets nothing, so no panel is drawn smaller than its minimum.
+type grant struct {
+	block, rows int
+	whole       bool
+}
 
-// allocate shares total rows among blocks in priority order: first each block's minimum (while rows
-// last), then up to each block's preference, then up to its maximum. A block that cannot get its
-// minimum gets nothing.
-func allocate(total int, blocks []want) []int {
-	got := make([]int, len(blocks))
+// allocate shares total rows among n blocks by going through grants in order.
+func allocate(total, n int, grants []grant) []int {
+	got := make([]int, n)
+	seen := make([]bool, n)
 	left := total
-	for i, b := range blocks {
-		if n := min(b.min, b.max); n <= left {
-			got[i] = n
-			left -= n
+	for _, g := range grants {
+		first := !seen[g.block]
+		if got[g.block] == 0 && !first {
+			continue // its minimum did not fit
 		}
-	}
-	for _, limit := range []func(want) int{func(b want) int { return b.pref }, func(b want) int { return b.max }} {
-		for i, b := range blocks {
-			if got[i] == 0 && b.min > 0 {
+		extra := g.rows - got[g.block]
+		if extra <= 0 {
+			continue
+		}
+		seen[g.block] = true
+		if extra > left {
+			if g.whole {
 				continue
 			}
-			extra := min(max(limit(b)-got[i], 0), left)
-			got[i] += extra
-			left -= extra
+			extra = left
 		}
+		got[g.block] += extra
+		left -= extra
 	}
 	return got
 }

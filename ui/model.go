@@ -228,7 +228,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		if !m.run.inProgress() {
 			return tea.Quit
 		}
-		m.dialog = &dialog{kind: askQuit, text: m.leftState()}
+		m.dialog = &dialog{kind: askQuit}
 	case key.Matches(k, keys.Help):
 		m.showHelp = !m.showHelp
 		m.help.ShowAll = m.showHelp
@@ -325,8 +325,9 @@ func (m *Model) refreshKeys() {
 		dr = "already declined"
 	}
 	set(&k.Decline, dr == "", "decline", dr)
-	set(&k.Skip, allows(steps.Skip), "skip step (asks)", reason(steps.Skip, "cannot skip here"))
-	set(&k.Retry, allows(steps.Retry), "retry", reason(steps.Retry, "no failed step"))
+	sr, tr := reason(steps.Skip, "cannot skip here"), reason(steps.Retry, "no failed step")
+	set(&k.Skip, allows(steps.Skip), "skip step (asks)", sr)
+	set(&k.Retry, allows(steps.Retry), "retry", tr)
 	// The engine takes a rollback while a step runs too: it stops the step first.
 	rbRunning := g == nil && m.run.running() && m.run.switched
 	rr := reason(steps.Rollback, "no switch to undo")
@@ -345,6 +346,11 @@ func (m *Model) refreshKeys() {
 		ab = "not at this gate"
 	}
 	set(&k.Abort, ab == "", "ABORT plan (asks)", ab)
+	k.why = [nDecisionKeys]string{kConfirm: cr, kDecline: dr, kRetry: tr, kSkip: sr, kRollback: rr, kAbort: ab}
+	k.idle = ""
+	if !open && m.run.inProgress() {
+		k.idle = why
+	}
 	set(&k.Output, true, map[bool]string{false: "output full screen", true: "back to cockpit"}[m.fullOutput], "")
 	set(&k.Help, true, map[bool]string{false: "more keys", true: "close this help"}[m.showHelp], "")
 	set(&k.Quit, true, map[bool]string{false: "quit", true: "quit (asks)"}[m.run.inProgress()], "")

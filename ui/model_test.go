@@ -25,7 +25,7 @@ func newHarness(t *testing.T, sc *script) *harness {
 	t.Helper()
 	h := &harness{t: t}
 	inv := sc.inv
-	h.m = NewModel(Config{Inventory: inv, Plan: fixturePlan(inv), Demo: true, Operator: "alice",
+	h.m = NewModel(Config{Inventory: inv, Plan: sc.plan, Demo: true, Operator: "alice",
 		Journal: "/tmp/journal.jsonl", Now: fixedNow, Decide: func(d steps.Decision) { h.sent = append(h.sent, d) }})
 	h.send(tea.WindowSizeMsg{Width: 100, Height: 30})
 	h.send(sc.batch())
@@ -65,7 +65,9 @@ func (h *harness) events(evs ...steps.Event) {
 func (h *harness) press(keys ...string) {
 	h.t.Helper()
 	for _, k := range keys {
-		h.send(keyMsg(k))
+		if k != "" {
+			h.send(keyMsg(k))
+		}
 	}
 }
 

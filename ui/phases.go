@@ -41,22 +41,32 @@ func (m *Model) phasesLines(w, h int) []string {
 		return fitLines([]string{title}, w, h)
 	}
 	if len(body) > rows {
-		// Keep the current step about a third of the way down so the next steps show.
+		// Keep the current step about a third of the way down so the next steps show. Below three
+		// rows there is no room for the arrows: the window starts at the current step.
 		start := 0
 		if cur >= 0 {
 			start = min(max(0, cur-rows/3), len(body)-rows)
 		}
 		end := start + rows
 		win := append([]string(nil), body[start:end]...)
-		if start > 0 {
+		if rows >= 3 && start > 0 {
 			win[0] = s.Dim.Render(fmt.Sprintf("  ↑ %d more", start+1))
 		}
-		if end < len(body) {
+		if rows >= 3 && end < len(body) {
 			win[len(win)-1] = s.Dim.Render(fmt.Sprintf("  ↓ %d more", len(body)-end+1))
 		}
 		body = win
 	}
 	return fitLines(append([]string{title}, body...), w, h)
+}
+
+// phasesHeight is how many rows phasesLines needs to show the whole plan.
+func (m *Model) phasesHeight() int {
+	n := 1
+	for _, ph := range m.cfg.Plan.Phases {
+		n += 1 + len(ph.Steps)
+	}
+	return max(n, 2)
 }
 
 // stepMark returns a step's status symbol, styled and plain, and its duration column.

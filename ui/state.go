@@ -18,7 +18,7 @@ type stepState struct {
 type dialog struct {
 	kind   dialogKind
 	stepID string // the gate it was asked at; a new gate makes the question stale
-	text   string
+	text   string // why the engine asks (askForceRollback)
 }
 
 type dialogKind int

@@ -94,6 +94,18 @@ func liveSide(scr string) string {
 	return ""
 }
 
+// columnRows counts the lines with the two-column layout's separator "│" at cell 31, where a 100-column
+// screen draws it (the plan takes 30 cells, then " │ "). Only that layout puts it there.
+func columnRows(scr string) int {
+	n := 0
+	for _, l := range strings.Split(scr, "\n") {
+		if r := []rune(l); len(r) > 31 && r[31] == '│' && r[30] == ' ' {
+			n++
+		}
+	}
+	return n
+}
+
 func assertScreenFits(t *testing.T, scr string, w int) {
 	t.Helper()
 	for i, l := range strings.Split(strings.TrimRight(scr, "\n"), "\n") {
@@ -135,6 +147,14 @@ func TestDemoInTmux(t *testing.T) {
 		t.Fatalf("before the switch the screen should say DEMO, driver tester and PRODUCTION · LIVE:\n%s", scr)
 	}
 	assertScreenFits(t, scr, 100)
+	if n := columnRows(scr); n < 20 {
+		t.Fatalf("at 100x30 the plan and the gate should share rows in two columns; %d rows do:\n%s", n, scr)
+	}
+	for _, want := range []string{"Sync lag", "Users  on PRODUCTION"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("the switch gate at 100x30 hides %q:\n%s", want, scr)
+		}
+	}
 	s.shot("1-switch-gate", scr)
 
 	// 2. Confirm: traffic moves to backup and the LIVE label with it.
@@ -166,9 +186,12 @@ func TestDemoInTmux(t *testing.T) {
 	if out, err := s.tmux("resize-window", "-t", s.name, "-x", "80", "-y", "24"); err != nil {
 		t.Fatalf("tmux resize-window: %v: %s", err, out)
 	}
+	// Only the narrow layout has one column (no separator where the 100-column screen had it) and
+	// the short header that names the driver without the word "driver".
 	scr = s.waitFor("the 80x24 layout", 10*time.Second, func(scr string) bool {
-		lines := strings.Split(strings.TrimRight(scr, "\n"), "\n")
-		return len(lines) <= 24 && strings.Contains(scr, "DEMO") && liveSide(scr) != ""
+		header, _, _ := strings.Cut(scr, "\n")
+		return columnRows(scr) == 0 && strings.Contains(header, "DEMO") && strings.HasSuffix(strings.TrimSpace(header), "tester") &&
+			!strings.Contains(header, "driver tester") && liveSide(scr) != ""
 	})
 	assertScreenFits(t, scr, 80)
 	s.shot("5-resized-80x24", scr)

@@ -152,16 +152,15 @@ func (m *Model) hostCell(h topoHost, nameW, verW int, wide bool) string {
 	if h.role == "app" {
 		b.WriteString(" " + pad(orText(st.Version, "?"), verW))
 	}
+	// DOWN comes first: a narrow cell cuts the badges at its end.
+	if slices.Contains(st.Badges, steps.BadgeDown) {
+		b.WriteString(" " + s.BadBadge.Render("[DOWN]"))
+	}
 	for _, bd := range st.Badges {
-		if bd == steps.BadgeStandby && (h.role == "standby" || h.role == "replica") {
-			continue // the role says it already
+		if bd == steps.BadgeDown || bd == steps.BadgeStandby && (h.role == "standby" || h.role == "replica") {
+			continue // shown already, or the role says it
 		}
-		style := s.Badge
-		label := string(bd)
-		if bd == steps.BadgeDown {
-			style, label = s.BadBadge, "DOWN"
-		}
-		b.WriteString(" " + style.Render("["+label+"]"))
+		b.WriteString(" " + s.Badge.Render("["+string(bd)+"]"))
 	}
 	return b.String()
 }
