@@ -394,13 +394,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
-	inv, code := loadInventory("check", *file, stderr)
+	inv, code := loadReal("check", *file, "there is nothing real to check (try pitstop plan -i demo)", stderr)
 	if inv == nil {
 		return code
-	}
-	if inv.Source == "demo" {
-		fmt.Fprintln(stderr, "pitstop check: the demo inventory is simulated; there is nothing real to check (try pitstop plan -i demo)")
-		return exitBadInput
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -425,13 +421,9 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pitstop switch: --to %q: say which side to make live, --to production or --to backup\n", *to)
 		return exitBadInput
 	}
-	inv, code := loadInventory("switch", *file, stderr)
+	inv, code := loadReal("switch", *file, "there is no real balancer to switch (rehearse with pitstop demo)", stderr)
 	if inv == nil {
 		return code
-	}
-	if inv.Source == "demo" {
-		fmt.Fprintln(stderr, "pitstop switch: the demo inventory is simulated; there is no real balancer to switch (rehearse with pitstop demo)")
-		return exitBadInput
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -489,6 +481,17 @@ func cmdWatch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s %s\n", world.Clock.Now().Format("15:04:05"), steps.FormatReadings(&r))
 	}
 	return exitOK
+}
+
+// loadReal is loadInventory for commands that act on real hosts only: the demo inventory is refused,
+// saying why with why.
+func loadReal(cmd, file, why string, stderr io.Writer) (*inventory.Inventory, int) {
+	inv, code := loadInventory(cmd, file, stderr)
+	if inv != nil && inv.Source == "demo" {
+		fmt.Fprintf(stderr, "pitstop %s: the demo inventory is simulated; %s\n", cmd, why)
+		return nil, exitBadInput
+	}
+	return inv, code
 }
 
 // loadInventory loads FILE, or the demo inventory for "demo". On failure it prints the errors and

@@ -176,7 +176,7 @@ func TestStandbyStopped(t *testing.T) {
 		if !ok {
 			t.Fatalf("check failed on a healthy lab:\n%s", out)
 		}
-		for _, want := range []string{"ok    lb: reachable", "ok    app-p1: reachable", "live upstream", "is production",
+		for _, want := range []string{"ok    lb: runs commands locally", "ok    app-p1: runs commands locally", "live upstream", "is production", "ok    users: ", "writable",
 			"ok    db-prod→db-backup streaming"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("check output lacks %q:\n%s", want, out)

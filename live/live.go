@@ -92,9 +92,7 @@ func (w *World) Close() {
 // need. It changes nothing — its probe only reads — and reports whether all passed. Lines marked
 // "note" concern only the reverse-sync plan and do not fail the check.
 func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
-	readOnly := *inv
-	readOnly.Probe.WriteURL, readOnly.Probe.WriteEvery = "", 0
-	inv = &readOnly
+	inv = withoutWrites(inv)
 	w, err := Open(ctx, inv, Options{})
 	if err != nil {
 		fmt.Fprintln(out, "FAIL ", err)
@@ -220,9 +218,7 @@ func usesSudo(inv *inventory.Inventory, host string) bool {
 // previous file restored. It takes Pitstop's lock on the production database first, so it cannot
 // race a cockpit driving the same inventory. Each stage is written to out as a line.
 func Switch(ctx context.Context, inv *inventory.Inventory, side inventory.Side, out io.Writer) error {
-	readOnly := *inv // users' writes are not Pitstop's to send
-	readOnly.Probe.WriteURL, readOnly.Probe.WriteEvery = "", 0
-	w, err := Open(ctx, &readOnly, Options{})
+	w, err := Open(ctx, withoutWrites(inv), Options{})
 	if err != nil {
 		return err
 	}
@@ -234,4 +230,12 @@ func Switch(ctx context.Context, inv *inventory.Inventory, side inventory.Side, 
 	defer unlock()
 	_, err = w.Nginx.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
 	return err
+}
+
+// withoutWrites is inv with the probe's writes turned off: check and switch change nothing in the
+// application, so their probe only reads.
+func withoutWrites(inv *inventory.Inventory) *inventory.Inventory {
+	c := *inv
+	c.Probe.WriteURL, c.Probe.WriteEvery = "", 0
+	return &c
 }
