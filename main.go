@@ -237,20 +237,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer w.Close()
 		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 	}
-	w, err := live.Open(ctx, inv, live.Options{Parallel: f.parallel})
+	w, err := live.OpenLocked(ctx, inv, live.Options{Parallel: f.parallel})
 	if err != nil {
 		s.abandon()
 		fmt.Fprintln(stderr, "pitstop run:", err)
 		return exitFailed
 	}
 	defer w.Close()
-	unlock, err := w.Lock(ctx)
-	if err != nil {
-		s.abandon()
-		fmt.Fprintln(stderr, "pitstop run:", err)
-		return exitFailed
-	}
-	defer unlock()
 	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 }
 

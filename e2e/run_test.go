@@ -79,16 +79,10 @@ func startRun(t *testing.T, inv *inventory.Inventory, o runOptions) *run {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	w, err := live.Open(ctx, inv, live.Options{})
+	w, err := live.OpenLocked(ctx, inv, live.Options{})
 	if err != nil {
 		cancel()
-		t.Fatalf("live.Open: %v", err)
-	}
-	unlock, err := w.Lock(ctx)
-	if err != nil {
-		w.Close()
-		cancel()
-		t.Fatalf("take pitstop's lock on the production database: %v", err)
+		t.Fatalf("live.OpenLocked: %v", err)
 	}
 	r := &run{t: t, world: w, done: make(chan struct{}), wake: make(chan struct{}), confirm: !o.auto,
 		pending: map[string]bool{}, stopConfirming: o.stopConfirming, onEvent: o.onEvent}
@@ -101,7 +95,6 @@ func startRun(t *testing.T, inv *inventory.Inventory, o runOptions) *run {
 	t.Cleanup(func() {
 		cancel()
 		<-r.done
-		unlock()
 		w.Close()
 		if t.Failed() {
 			r.mu.Lock()

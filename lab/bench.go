@@ -211,16 +211,11 @@ func (p *Procedure) runPlan(ctx context.Context, inv *inventory.Inventory, opt B
 			}
 		}
 	}
-	w, err := live.Open(ctx, inv, live.Options{})
+	w, err := live.OpenLocked(ctx, inv, live.Options{})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	unlock, err := w.Lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	var mu sync.Mutex
 	var events []steps.Event
 	var printer *steps.Printer

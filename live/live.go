@@ -30,11 +30,12 @@ type Options struct {
 
 // World is the real adapters for one inventory.
 type World struct {
-	inv   *inventory.Inventory
-	Hosts *remote.Pool
-	Nginx *nginx.Balancer
-	DB    *postgres.Cluster
-	Probe *probe.Prober
+	inv    *inventory.Inventory
+	Hosts  *remote.Pool
+	Nginx  *nginx.Balancer
+	DB     *postgres.Cluster
+	Probe  *probe.Prober
+	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
 }
 
 // Open builds the adapters and starts the probe. Nothing is changed on any host.
@@ -72,14 +73,27 @@ func (w *World) Ports() steps.World {
 	return steps.World{Hosts: w.Hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
 }
 
-// Lock takes Pitstop's advisory lock on the production database so that two cockpits cannot drive
-// one primary. The returned func releases it.
-func (w *World) Lock(ctx context.Context) (func(), error) {
-	return w.DB.Lock(ctx, w.inv.Sides.Production.Database)
+// OpenLocked is Open, then takes Pitstop's advisory lock on the production database, so that two
+// cockpits (or a cockpit and pitstop switch) cannot drive one primary: what changes anything opens
+// the world this way. Close releases the lock.
+func OpenLocked(ctx context.Context, inv *inventory.Inventory, opt Options) (*World, error) {
+	w, err := Open(ctx, inv, opt)
+	if err != nil {
+		return nil, err
+	}
+	if w.unlock, err = w.DB.Lock(ctx, inv.Sides.Production.Database); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
-// Close stops the probe and closes every connection.
+// Close releases the lock, if held, stops the probe and closes every connection.
 func (w *World) Close() {
+	if w.unlock != nil {
+		w.unlock()
+		w.unlock = nil
+	}
 	w.Probe.Stop()
 	w.DB.Close()
 	w.Hosts.Close()
@@ -215,19 +229,14 @@ func usesSudo(inv *inventory.Inventory, host string) bool {
 // Switch makes side live on the balancer outside a plan — to put users back where they belong after
 // a run that ended half-way — through the same proven path as a plan's switch and rollback: atomic
 // write, the config test, the reload, new workers, probes served by side, and on any failure the
-// previous file restored. It takes Pitstop's lock on the production database first, so it cannot
-// race a cockpit driving the same inventory. Each stage is written to out as a line.
+// previous file restored. It holds Pitstop's lock on the production database (OpenLocked), so it
+// cannot race a cockpit driving the same inventory. Each stage is written to out as a line.
 func Switch(ctx context.Context, inv *inventory.Inventory, side inventory.Side, out io.Writer) error {
-	w, err := Open(ctx, withoutWrites(inv), Options{})
+	w, err := OpenLocked(ctx, withoutWrites(inv), Options{})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	unlock, err := w.Lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	_, err = w.Nginx.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
 	return err
 }
