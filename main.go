@@ -292,7 +292,13 @@ func (s *session) abandon() {
 // drive runs the plan against world, in the cockpit or headless, and closes the journal.
 func drive(ctx context.Context, inv *inventory.Inventory, s *session, world steps.World, f runFlags, stdout, stderr io.Writer) int {
 	plan, j := s.plan, s.journal
-	defer j.Close()
+	defer func() {
+		// A journal that stopped recording (disk full) must not go unnoticed: it is the record of
+		// who decided what.
+		if err := j.Close(); err != nil {
+			fmt.Fprintf(stderr, "pitstop: the journal did not record every event: %v\n", err)
+		}
+	}()
 
 	var eng *steps.Engine
 	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator}

@@ -241,3 +241,15 @@ func TestWatchDemo(t *testing.T) {
 		t.Fatalf("%d readings, want 3:\n%s", n, out)
 	}
 }
+
+// TestJournalFailureIsReported: a journal that stops recording (here: the disk is full) is said at
+// the end of the run, not dropped silently.
+func TestJournalFailureIsReported(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	_, _, errOut := runCLI(t, "demo", "--auto-approve", "--speed", "50", "--seed", "7", "--journal", "/dev/full")
+	if !strings.Contains(errOut, "the journal did not record every event") || !strings.Contains(errOut, "no space left on device") {
+		t.Errorf("stderr does not report the journal's failure:\n%s", tail(errOut))
+	}
+}
