@@ -24,6 +24,7 @@ import (
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/lab"
 	"github.com/pitstop-ops/pitstop/live"
+	"github.com/pitstop-ops/pitstop/remote"
 	"github.com/pitstop-ops/pitstop/steps"
 	"github.com/pitstop-ops/pitstop/ui"
 )
@@ -212,10 +213,15 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
-	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N]", stderr)
+	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D]", stderr)
 	f.register(fs, true)
+	cmdTimeout := fs.Duration("command-timeout", 0, "stop any one command on a host that runs longer than this, failing its step (0: no limit; e.g. 30m)")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
+	}
+	if *cmdTimeout < 0 {
+		fmt.Fprintf(stderr, "pitstop run: --command-timeout %s: give 0 (no limit) or a positive duration, e.g. 30m\n", *cmdTimeout)
+		return exitBadInput
 	}
 	if err := f.check(); err != nil {
 		fmt.Fprintln(stderr, "pitstop run:", err)
@@ -237,7 +243,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer w.Close()
 		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 	}
-	w, err := live.OpenLocked(ctx, inv, live.Options{Parallel: f.parallel})
+	w, err := live.OpenLocked(ctx, inv, live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}})
 	if err != nil {
 		s.abandon()
 		fmt.Fprintln(stderr, "pitstop run:", err)

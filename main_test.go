@@ -142,6 +142,7 @@ func TestBadInput(t *testing.T) {
 		{"run without terminal", []string{"run", "-i", "demo"}, "no terminal"},
 		{"stray argument", []string{"plan", "-i", "demo", "extra"}, `pitstop plan: unexpected argument "extra"`},
 		{"zero interval", []string{"watch", "-i", "demo", "--every", "0s"}, "--every 0s"},
+		{"negative command timeout", []string{"run", "-i", "demo", "--auto-approve", "--command-timeout", "-1s"}, "--command-timeout -1s"},
 		{"switch without a side", []string{"switch", "-i", "demo"}, `--to ""`},
 		{"switch to no side", []string{"switch", "-i", "demo", "--to", "sideways"}, `--to "sideways"`},
 		{"switch the demo", []string{"switch", "-i", "demo", "--to", "backup"}, "simulated"},

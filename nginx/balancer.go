@@ -48,6 +48,10 @@ type Balancer struct {
 	VerifyTimeout time.Duration
 	// PollEvery is how often worker pids are read while waiting for a reload (default 100ms).
 	PollEvery time.Duration
+	// CommandTimeout bounds each command on the balancer host — reading and writing the file, the
+	// config test, the reload — so a hung `nginx -t` (it resolves upstream names) cannot hold a switch,
+	// or a rollback, forever (default 60s; 0 = no limit).
+	CommandTimeout time.Duration
 
 	inv    *inventory.Inventory
 	run    steps.Runner
@@ -62,13 +66,14 @@ type Balancer struct {
 // every switch says so in its output).
 func New(inv *inventory.Inventory, run steps.Runner, verify Verifier) *Balancer {
 	return &Balancer{
-		ProofTimeout:  10 * time.Second,
-		VerifyTimeout: 10 * time.Second,
-		PollEvery:     100 * time.Millisecond,
-		inv:           inv,
-		run:           run,
-		verify:        verify,
-		render:        inv.Upstream,
+		ProofTimeout:   10 * time.Second,
+		VerifyTimeout:  10 * time.Second,
+		PollEvery:      100 * time.Millisecond,
+		CommandTimeout: 60 * time.Second,
+		inv:            inv,
+		run:            run,
+		verify:         verify,
+		render:         inv.Upstream,
 	}
 }
 
@@ -142,6 +147,12 @@ func (r result) tail() string {
 
 // sh runs command on the balancer host and collects its output.
 func (b *Balancer) sh(ctx context.Context, command string) (result, error) {
+	if b.CommandTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, b.CommandTimeout,
+			fmt.Errorf("`%s` on %s did not finish within %s (the balancer's command timeout): %w", command, b.host(), b.CommandTimeout, context.DeadlineExceeded))
+		defer cancel()
+	}
 	var mu sync.Mutex
 	var res result
 	err := b.run.Run(ctx, b.host(), command, func(s steps.Stream, line string) {
@@ -152,5 +163,8 @@ func (b *Balancer) sh(ctx context.Context, command string) (result, error) {
 		}
 		res.all = append(res.all, line)
 	})
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx) // says which command ran out of time, rather than "context deadline exceeded"
+	}
 	return res, err
 }

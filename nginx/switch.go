@@ -92,7 +92,11 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 		for _, line := range res.all {
 			say("  %s", line)
 		}
-		return s.undo(ctx, "testing the configuration", fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(test, err), res.tail()), notReloaded)
+		cause := fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(test, err), res.tail())
+		if errors.Is(err, context.DeadlineExceeded) { // it did not answer: nothing was rejected
+			cause = err
+		}
+		return s.undo(ctx, "testing the configuration", cause, notReloaded)
 	}
 
 	old, err := b.readWorkers(ctx)

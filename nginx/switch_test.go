@@ -28,6 +28,7 @@ const (
 	baseNoVerifier    = 18050
 	baseCancelled     = 18060
 	baseCheck         = 18070
+	baseHungTest      = 18080
 	baseBench         = 18400
 )
 
@@ -299,4 +300,29 @@ func TestCheck(t *testing.T) {
 	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "not writable") || !strings.Contains(err.Error(), "gone") {
 		t.Errorf("Check with the upstream file's directory missing: %v; want 'not writable' naming it", err)
 	}
+}
+
+// TestSwitchWithHungTestIsUndone: a config test that hangs (nginx -t resolving a name that never
+// answers) is cut off by the balancer's command timeout; the switch fails naming the command, and the
+// previous file is back.
+func TestSwitchWithHungTestIsUndone(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseHungTest)
+	b := labBalancer(t, lab)
+	b.CommandTimeout = 300 * time.Millisecond
+	lab.Inv.Balancer.Test = "sleep 30"
+	var out lines
+	start := time.Now()
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if err == nil {
+		t.Fatalf("switch with a hung config test succeeded\n%s", out.String())
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("the hung test was not cut off: the switch took %s", time.Since(start))
+	}
+	requireContains(t, "error", err.Error(), "sleep 30", "did not finish within 300ms")
+	if got := lab.ReadUpstream(t); got != lab.Inv.Upstream(inventory.Production) {
+		t.Errorf("upstream file holds %q after the failed switch, want production's", got)
+	}
+	requireNoTemp(t, lab)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
 }
