@@ -82,7 +82,11 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-App-Version", b.version.Load().(string))
 	if r.Method == http.MethodPost {
 		if b.readOnly.Load() {
-			http.Error(w, "read-only: the database refuses writes", http.StatusServiceUnavailable)
+			// As demo/app answers when its database is read-only: the probe counts this as refused.
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"error":"read_only","message":"the database is read-only during maintenance; retry shortly"}`)
 			return
 		}
 		w.WriteHeader(http.StatusCreated)
