@@ -556,8 +556,29 @@ func defaultJournal(inv, plan string) string {
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}
-	name := fmt.Sprintf("%s-%s-%s.jsonl", inv, plan, time.Now().Format("20060102T150405"))
+	name := fmt.Sprintf("%s-%s-%s.jsonl", fileSafe(inv), plan, time.Now().Format("20060102T150405"))
 	return filepath.Join(dir, "pitstop", "journal", name)
+}
+
+// fileSafe makes an inventory's name usable in a file name: "shop (lab in /tmp/x)" would otherwise
+// add directories to the journal's path. Runs of other characters become one "-".
+func fileSafe(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range name {
+		if r < 128 && (r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-.")
+	if out == "" {
+		return "inventory"
+	}
+	return out
 }
 
 func cmdLab(args []string, stdout, stderr io.Writer) int {

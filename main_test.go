@@ -254,3 +254,20 @@ func TestJournalFailureIsReported(t *testing.T) {
 		t.Errorf("stderr does not report the journal's failure:\n%s", tail(errOut))
 	}
 }
+
+// TestJournalNameIsOneFile: the default journal is one file in the journal directory whatever the
+// inventory's name holds.
+func TestJournalNameIsOneFile(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/state")
+	for name, want := range map[string]string{
+		"shop":                                   "shop-readonly-",
+		"shop (pitstop lab in /tmp/pitstop-lab)": "shop-pitstop-lab-in-tmp-pitstop-lab-readonly-",
+		"../..":                                  "inventory-readonly-",
+		"café":                                   "caf-readonly-",
+	} {
+		p := defaultJournal(name, "readonly")
+		if filepath.Dir(p) != "/state/pitstop/journal" || !strings.HasPrefix(filepath.Base(p), want) {
+			t.Errorf("defaultJournal(%q) = %s, want /state/pitstop/journal/%s…", name, p, want)
+		}
+	}
+}

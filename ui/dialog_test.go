@@ -206,3 +206,35 @@ func TestReverseSyncOnScreen(t *testing.T) {
 	h.press("q")
 	h.wantScreen("You leave:", "• db-backup PROMOTED to primary", "• reverse sync db-backup→db-prod running")
 }
+
+// TestFinishedShowsWhatToDo: a plan that ended half-way shows the engine's next steps under "What to
+// do:" when they fit, and otherwise says they are printed when the cockpit closes; the state left
+// behind stays whole either way.
+func TestFinishedShowsWhatToDo(t *testing.T) {
+	next := []string{
+		"users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i shop.yaml --to production",
+		"WAL replay is paused on db-b: in psql on db-b run SELECT pg_wal_replay_resume();",
+	}
+	finished := func() *script {
+		s := toUpgrading(fixtureInventory(2))
+		s.emit(steps.Event{Kind: steps.EvPlanFinished, Status: steps.StatusFailed, Summary: &steps.Summary{
+			Status: steps.StatusFailed, Elapsed: time.Minute, Live: inventory.Backup,
+			State: "balancer sends traffic to backup; WAL replay is PAUSED on db-b (resume it before the next sync)", Next: next}})
+		return s
+	}
+	h := newHarness(t, finished())
+	h.send(tea.WindowSizeMsg{Width: 160, Height: 50})
+	// The right column holds them; items may wrap, so each is looked for by its opening words.
+	for _, want := range []string{"What to do:", "printed again after the screen closes",
+		"• users are on the backup: to send them back to production", "• WAL replay is paused on db-b: in psql on db-b run SELECT pg_wal_replay_resume();"} {
+		if !strings.Contains(h.screen(), want) {
+			t.Errorf("160x50: %q missing:\n%s", want, h.screen())
+		}
+	}
+	h = newHarness(t, finished())
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	words := strings.Join(strings.Fields(h.screen()), " ")
+	if !strings.Contains(words, "balancer sends traffic to backup") || !strings.Contains(words, "What to do") {
+		t.Errorf("80x24: the state or the pointer to what to do is missing:\n%s", h.screen())
+	}
+}

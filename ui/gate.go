@@ -76,6 +76,12 @@ func (m *Model) finishedLines(w, maxH int) []string {
 			state = append(state, s.Normal.Render(strings.TrimPrefix(l, "  ")))
 		}
 	}
+	var next []string
+	if len(sum.Next) > 0 {
+		for _, l := range bulletLines("What to do:", sum.Next, w) {
+			next = append(next, s.Warn.Render(strings.TrimPrefix(l, "  ")))
+		}
+	}
 	var errLines []string
 	if r.finalErr != "" {
 		for _, l := range wrap("Error: "+clean(r.finalErr), w, 3) {
@@ -83,7 +89,14 @@ func (m *Model) finishedLines(w, maxH int) []string {
 		}
 	}
 	quit := []string{s.Dim.Render("press q to quit")}
-	total := func() int { return len(head) + len(state) + len(errLines) + len(quit) }
+	if len(next) > 0 {
+		quit = []string{s.Dim.Render("press q to quit (what to do is printed again after the screen closes)")}
+	}
+	total := func() int { return len(head) + len(state) + len(next) + len(errLines) + len(quit) }
+	if total() > maxH && len(next) > 0 {
+		// The steps are printed on the terminal when the cockpit closes; the state stays on screen.
+		next = []string{s.Warn.Render(fit("  What to do: printed when you quit (q)", w))}
+	}
 	if total() > maxH {
 		quit = nil
 	}
@@ -95,6 +108,9 @@ func (m *Model) finishedLines(w, maxH int) []string {
 	}
 	state = cutLines(state, maxH-len(head)-len(errLines), w)
 	lines := append(head, state...)
+	if len(head)+len(state)+len(next)+len(errLines) <= maxH {
+		lines = append(lines, next...)
+	}
 	lines = append(lines, errLines...)
 	return append(lines, quit...)
 }
