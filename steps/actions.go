@@ -187,6 +187,11 @@ func (e *Engine) noteSwitch(to inventory.Side) {
 	if to != e.live {
 		e.prev, e.live = e.live, to
 	}
+	if db := e.inv.Sides.Get(to).Database; e.promoted[db] && to == inventory.Backup {
+		// Users write to the promoted backup from now on: production lacks those writes until the
+		// reverse sync has drained them.
+		e.backupAhead = true
+	}
 }
 
 // runCommands runs the step's commands on its hosts, in parallel up to the limit unless the step is

@@ -58,7 +58,9 @@ func (b *builder) readonly() *Plan {
 			b.verifyTraffic(inventory.Production),
 		}},
 		{Name: "Re-sync backup", Steps: []*Step{
-			b.replay("resume-replay", "Resume WAL replay on %s", ActResumeReplay),
+			// Only once users are off the backup: resumed replay brings production's migration to
+			// the database the old app on the backup reads.
+			b.offLive(inventory.Backup, b.replay("resume-replay", "Resume WAL replay on %s", ActResumeReplay)),
 			b.resync(),
 		}},
 		{Name: "Upgrade backup", Steps: b.upgrade(inventory.Backup, false)},
@@ -97,8 +99,11 @@ func (b *builder) reverseSync() *Plan {
 			b.verifyTraffic(inventory.Production),
 		}},
 		{Name: "Rebuild backup", Steps: []*Step{
-			{ID: "reverse-stop", Title: "Stop the reverse sync (drop subscription, slot and publication)", Action: ActReverseStop, From: back, To: prod, Hosts: []string{prod, back}, Gate: Gate{Confirm: true}},
-			b.run("rebuild-backup", "Rebuild "+back+" as a streaming standby of "+prod, []string{back}, b.inv.ReverseSync.Rebuild, false),
+			// Both only once users are on production and it has every write of the backup: the
+			// rebuild erases the backup's data.
+			b.offLive(inventory.Backup, &Step{ID: "reverse-stop", Title: "Stop the reverse sync (drop subscription, slot and publication)", Action: ActReverseStop, From: back, To: prod, Hosts: []string{prod, back},
+				Gate: Gate{Confirm: true, Conditions: []Condition{{Kind: CondLag, From: back, To: prod, MaxBytes: 0, Readings: 1}}}}),
+			b.offLive(inventory.Backup, b.run("rebuild-backup", "Rebuild "+back+" as a streaming standby of "+prod, []string{back}, b.inv.ReverseSync.Rebuild, false)),
 			b.waitSync("resync", "Wait until "+back+" streams from "+prod+" and has caught up", prod, back, b.t.MaxLag),
 		}},
 		{Name: "Upgrade backup", Steps: b.upgrade(inventory.Backup, false)},

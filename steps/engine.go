@@ -83,6 +83,9 @@ type Engine struct {
 	phase    string
 	// interrupted describes a step stopped while it ran (abort, cancellation), for the final message.
 	interrupted string
+	// backupAhead is true while the promoted backup holds users' writes production does not have:
+	// from a switch to it until the reverse sync has drained into production.
+	backupAhead bool
 	busyMu      sync.Mutex
 	inflight    map[string]string // host → the command running there (under busyMu)
 }
@@ -277,6 +280,10 @@ func (e *Engine) record(st *Step) {
 			delete(e.fenced, h)
 		case ActPromote:
 			e.promoted[h] = true
+		case ActWaitSync:
+			if st.ID == "reverse-drain" {
+				e.backupAhead = false // production has every write of the backup
+			}
 		case ActRun:
 			if e.promoted[h] {
 				delete(e.promoted, h) // rebuilt as a standby
@@ -398,7 +405,11 @@ func (e *Engine) next() []string {
 	if e.interrupted != "" {
 		out = append(out, e.interrupted)
 	}
-	if e.live == inventory.Backup {
+	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
+	switch {
+	case e.backupAhead:
+		out = append(out, fmt.Sprintf("%s holds users' writes that %s does not have: do NOT send users to production and do NOT rebuild %s until those writes are in %s; keep users on the backup meanwhile. A new run cannot pick this up: bring them over by hand with the reverse sync's own SQL (pitstop plan -i %s --plan reverse-sync shows it) and watch it catch up with pitstop watch -i %s", back, prod, back, prod, e.inv.Source, e.inv.Source))
+	case e.live == inventory.Backup:
 		out = append(out, fmt.Sprintf("users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i %s --to production", e.inv.Source))
 	}
 	for _, l := range e.last.Lags {
@@ -411,12 +422,18 @@ func (e *Engine) next() []string {
 		}
 	}
 	for _, h := range e.inv.HostNames() { // fences first: users cannot write while one is up
+		if e.fenced[h] && e.promoted[h] && e.live != e.inv.SideOf(h) {
+			// A fenced promoted backup after the switch back: lifting its fence would let two
+			// primaries take writes.
+			out = append(out, fmt.Sprintf("%s is fenced read-only and users are not on it: leave the fence until it is rebuilt as a standby; lifting it would let two primaries take writes", h))
+			continue
+		}
 		if e.fenced[h] {
 			out = append(out, fmt.Sprintf("%s is fenced read-only: once users should write there again, in psql on %s run %s;", h, h, DatabaseAction(&Step{Action: ActUnfence})))
 		}
 	}
 	for _, h := range e.inv.HostNames() {
-		if e.promoted[h] {
+		if e.promoted[h] && !(e.backupAhead && h == back) {
 			what := fmt.Sprintf("%s is a primary now, no longer a standby: rebuild it as a standby of %s before the next run", h, e.inv.Sides.Production.Database)
 			if cmds := e.inv.ReverseSync.Rebuild; len(cmds) > 0 && h == e.inv.Sides.Backup.Database {
 				var exp []string

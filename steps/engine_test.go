@@ -526,3 +526,63 @@ func TestAbortWhileStepRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupAheadAdvice: a reverse-sync run that stops while the promoted backup holds users' writes
+// production lacks must not advise switching users to production or rebuilding the backup.
+func TestBackupAheadAdvice(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	f.failRun["install"] = []error{errors.New("exit status 100")}
+	r := startRun(t, f, PlanReverseSync, true)
+	ev, err := r.finished()
+	if err == nil {
+		t.Fatal("the run did not fail")
+	}
+	next := strings.Join(ev.Summary.Next, "\n")
+	if !strings.Contains(next, "db-b holds users' writes that db-p does not have") || !strings.Contains(next, "do NOT send users to production") {
+		t.Errorf("next does not warn that the backup is ahead:\n%s", next)
+	}
+	for _, bad := range []string{"pitstop switch", "rebuild it as a standby", "rebuild-standby"} {
+		if strings.Contains(next, bad) {
+			t.Errorf("next advises %q although that would lose the backup's writes:\n%s", bad, next)
+		}
+	}
+}
+
+// TestRollbackToAStaleSideAsks: after the switch back, rolling back to the backup asks first — in
+// reverse-sync it was promoted and lacks production's new writes; in readonly its replay is paused.
+func TestRollbackToAStaleSideAsks(t *testing.T) {
+	for plan, gate := range map[string]string{PlanReverseSync: "reverse-stop", PlanReadonly: "resume-replay"} {
+		t.Run(plan, func(t *testing.T) {
+			f := newFakeWorld(testInventory())
+			r := startRun(t, f, plan, false)
+			r.confirmUntil(gate)
+			r.decide(gate, Rollback)
+			ask := r.waitFor("rollback-ask", func(ev Event) bool { return ev.Kind == EvRollbackAsk || ev.Kind == EvRolledBack })
+			if ask.Kind != EvRollbackAsk || !strings.Contains(ask.Text, "db-b") {
+				t.Fatalf("rollback to the stale backup did not ask: %s %q", ask.Kind, ask.Text)
+			}
+			if f.side() != inventory.Production {
+				t.Fatal("rolled back without asking")
+			}
+		})
+	}
+}
+
+// TestResumeAndRebuildWaitForUsersOnProduction: resuming replay (readonly) and stopping the reverse
+// sync and rebuilding the backup (reverse-sync) act on the backup's database, so each waits until
+// users are on production.
+func TestResumeAndRebuildWaitForUsersOnProduction(t *testing.T) {
+	inv := testInventory()
+	for plan, ids := range map[string][]string{PlanReadonly: {"resume-replay"}, PlanReverseSync: {"reverse-stop", "rebuild-backup"}} {
+		p, err := Build(inv, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			st := p.Step(id)
+			if st == nil || !slices.ContainsFunc(st.Gate.Conditions, func(c Condition) bool { return c.Kind == CondLive && c.Side == inventory.Production }) {
+				t.Errorf("%s/%s does not wait for users on production: %+v", plan, id, st)
+			}
+		}
+	}
+}

@@ -142,8 +142,17 @@ func (e *Engine) askRollback(ctx context.Context, st *Step, to inventory.Side) b
 		why = append(why, fmt.Sprintf("%s is failing its checks (%s); users would get errors there", to, strings.Join(bad, "; ")))
 	}
 	if from := e.live; from != to {
-		if db := e.inv.Sides.Get(from).Database; e.promoted[db] {
-			why = append(why, fmt.Sprintf("%s was promoted and has taken users' writes since the switch; %s does not have them until the reverse sync has caught up and the writes are fenced, so after a rollback users would not see them and both databases could take writes", db, e.inv.Sides.Get(to).Database))
+		fromDB, toDB := e.inv.Sides.Get(from).Database, e.inv.Sides.Get(to).Database
+		switch {
+		case e.promoted[fromDB]:
+			why = append(why, fmt.Sprintf("%s was promoted and has taken users' writes since the switch; %s does not have them until the reverse sync has caught up and the writes are fenced, so after a rollback users would not see them and both databases could take writes", fromDB, toDB))
+		case e.promoted[toDB]:
+			why = append(why, fmt.Sprintf("%s was promoted and no longer follows %s: it lacks every write %s took since the switch back, so users would not see them", toDB, fromDB, fromDB))
+		}
+		for _, l := range e.last.Lags {
+			if l.To == toDB && l.Paused {
+				why = append(why, fmt.Sprintf("WAL replay is paused on %s: users would read data as of the pause, without %s's writes since", toDB, fromDB))
+			}
 		}
 	}
 	if len(why) == 0 {
@@ -248,7 +257,9 @@ func (e *Engine) check(c Condition, counting bool) ConditionState {
 			cs.Value = Bytes(l.Replay) + " behind"
 			e.streaks[c.key()] = 0
 		default:
-			if counting || e.streaks[c.key()] == 0 {
+			// Only readings taken while the gate waits count: the one from before it opened may
+			// predate what the step before changed (a fence, a pause).
+			if counting {
 				e.streaks[c.key()]++
 			}
 			n := e.streaks[c.key()]
