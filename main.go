@@ -314,7 +314,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 		fmt.Fprintf(stdout, "journal: %s\n", j.Path())
 		eng = steps.New(inv, plan, world, opt)
 		if err := eng.Run(ctx); err != nil {
-			fmt.Fprintln(stderr, "pitstop:", err)
+			fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
 			return exitFailed
 		}
 		return exitOK
@@ -359,7 +359,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "pitstop:", err)
+		fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
 		return exitFailed
 	}
 	return exitOK

@@ -315,7 +315,11 @@ func ParseTarget(s string) (Target, error) {
 		if t.User == "" {
 			return Target{}, fmt.Errorf("ssh target %q has an empty user before @", s)
 		}
-		if strings.ContainsAny(t.User, "@:/") || strings.HasPrefix(t.User, "-") || hasSpaceOrControl(t.User) {
+		if strings.Contains(t.User, ":") {
+			// user:password@host: the target is not quoted back, it may hold a password.
+			return Target{}, fmt.Errorf("ssh target %s@%s has a ':' in its user part; write user@host (Pitstop never takes a password there: use a key or ssh-agent)", "…", rest)
+		}
+		if strings.ContainsAny(t.User, "@/") || strings.HasPrefix(t.User, "-") || hasSpaceOrControl(t.User) {
 			return Target{}, fmt.Errorf("ssh target %q has an invalid user %q", s, t.User)
 		}
 	}

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -59,4 +60,12 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("ParseTarget(%q) = %+v, String %q parses to %+v", s, tg, tg.String(), again)
 		}
 	})
+}
+
+// TestParseTargetHidesPassword: user:password@host is refused without quoting the password back.
+func TestParseTargetHidesPassword(t *testing.T) {
+	_, err := ParseTarget("deploy:Hunter2Secret@10.0.1.20")
+	if err == nil || strings.Contains(err.Error(), "Hunter2Secret") || !strings.Contains(err.Error(), "10.0.1.20") {
+		t.Fatalf("ParseTarget(user:password@host) = %v; want an error naming the host, without the password", err)
+	}
 }

@@ -37,14 +37,14 @@ func (p *Plan) Describe(w io.Writer) {
 				}
 				for _, hc := range st.Exec {
 					for _, c := range hc.Commands {
-						fmt.Fprintf(w, "       %s$ %s\n", hc.Host, c)
+						fmt.Fprintf(w, "       %s$ %s\n", hc.Host, Redact(c))
 					}
 				}
 			case ActSwitch:
 				fmt.Fprintf(w, "       on %s: write %s atomically (previous kept as %s.pitstop-prev), then\n", strings.Join(st.Hosts, ","), st.Config.File, st.Config.File)
 				for _, hc := range st.Exec {
 					for _, c := range hc.Commands {
-						fmt.Fprintf(w, "       %s$ %s\n", hc.Host, c)
+						fmt.Fprintf(w, "       %s$ %s\n", hc.Host, Redact(c))
 					}
 				}
 				fmt.Fprintf(w, "       and prove nginx's workers changed and probes are served by %s; on any failure the previous file is restored\n", st.Side)

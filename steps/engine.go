@@ -144,12 +144,34 @@ func (e *Engine) emit(ev Event) {
 		g := *ev.Gate
 		g.Conditions = slices.Clone(g.Conditions)
 		g.Allowed = slices.Clone(g.Allowed)
+		g.Prompt, g.Reason = Redact(g.Prompt), Redact(g.Reason)
+		g.Changes = redactAll(g.Changes)
 		ev.Gate = &g
 	}
 	if ev.Kind == EvSwitched && ev.Change != nil {
 		e.noteSwitch(inventory.Side(ev.Change.To))
 	}
+	// Everything an event says is shown, printed and journaled: no password written into a command
+	// or printed by one goes further.
+	ev.Text, ev.Err = Redact(ev.Text), Redact(ev.Err)
+	if ev.Summary != nil {
+		sum := *ev.Summary
+		sum.State, sum.Next = Redact(sum.State), redactAll(sum.Next)
+		ev.Summary = &sum
+	}
 	e.opt.Emit(ev)
+}
+
+// redactAll is Redact on each line, in a new slice.
+func redactAll(lines []string) []string {
+	if lines == nil {
+		return nil
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = Redact(l)
+	}
+	return out
 }
 
 // outcome is how one pass over a step ended.
