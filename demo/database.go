@@ -381,7 +381,7 @@ func (d database) Promote(ctx context.Context, host string) error {
 	w.lock()
 	n, err := w.node("promote", host)
 	if err == nil && n.role != roleStandby {
-		err = fmt.Errorf("promote %s: it is a primary already (ERROR: recovery is not in progress); promote acts on a standby", host)
+		err = fmt.Errorf("promote %s: it is a primary already (ERROR: recovery is not in progress): %w", host, steps.ErrNotStandby)
 	}
 	var wait time.Duration
 	if err == nil {

@@ -25,7 +25,7 @@ var _ steps.Database = (*Cluster)(nil)
 // Sentinel errors callers can branch on with errors.Is.
 var (
 	// ErrNotStandby is returned by actions that need a standby (in recovery) when the host is a primary.
-	ErrNotStandby = errors.New("not a standby")
+	ErrNotStandby = steps.ErrNotStandby
 	// ErrNotPrimary is returned by actions that need a primary when the host is in recovery.
 	ErrNotPrimary = errors.New("not a primary")
 	// ErrLocked is returned by Lock when another session holds Pitstop's advisory lock.

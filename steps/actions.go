@@ -36,6 +36,15 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 		case err := <-done:
 			e.drain(outputs)
 			if after != outDone {
+				// A switch always says how it ended: its undo may have failed although it was cancelled.
+				if err != nil && (st.Action == ActSwitch || !errors.Is(err, context.Canceled)) {
+					// How the stopped step ended can matter — a switch whose undo failed leaves nginx
+					// elsewhere than the file says: it is said, and kept for the final message.
+					e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: "the stopped step ended with: " + err.Error()})
+					if after == outAbort {
+						e.interrupted += "; it ended with: " + err.Error()
+					}
+				}
 				return after, nil
 			}
 			if err != nil {
@@ -134,7 +143,14 @@ func (e *Engine) do(ctx context.Context, st *Step, out chan<- Event) error {
 		return w.DB.Unfence(ctx, host)
 	case ActPromote:
 		say(host, "promoting to primary")
-		return w.DB.Promote(ctx, host)
+		err := w.DB.Promote(ctx, host)
+		if errors.Is(err, ErrNotStandby) {
+			// The goal holds: the preflight saw a standby, so this run (an earlier attempt that
+			// reported an error) or someone by hand promoted it. The engine must know it is a primary.
+			say(host, "already a primary (promoted by an earlier attempt, or by hand): counted as done")
+			return nil
+		}
+		return err
 	case ActCapture:
 		say(host, "creating publication and logical slot for the reverse sync")
 		return w.DB.StartCapture(ctx, host)

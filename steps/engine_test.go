@@ -586,3 +586,25 @@ func TestResumeAndRebuildWaitForUsersOnProduction(t *testing.T) {
 		}
 	}
 }
+
+// TestPromoteRetryAfterAFalseFailure: a promotion that happened but reported an error is retried; the
+// retry finds a primary, counts the step as done, and the engine knows the backup is promoted (so a
+// rollback asks, and the final state says so).
+func TestPromoteRetryAfterAFalseFailure(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	f.promoteErr = errors.New("check promotion: connection reset")
+	r := startRun(t, f, PlanReverseSync, false)
+	r.confirmUntil("promote-backup")
+	r.decide("promote-backup", Confirm)
+	r.gate("promote-backup", GateFailed)
+	r.decide("promote-backup", Retry)
+	r.waitFor("promote done", func(ev Event) bool {
+		return ev.Kind == EvStepFinished && ev.StepID == "promote-backup" && ev.Status == StatusDone
+	})
+	r.confirmUntil("unfence-production")
+	r.decide("unfence-production", Rollback)
+	ask := r.waitFor("rollback-ask", func(ev Event) bool { return ev.Kind == EvRollbackAsk || ev.Kind == EvRolledBack })
+	if ask.Kind != EvRollbackAsk || !strings.Contains(ask.Text, "db-b was promoted") {
+		t.Fatalf("after the retried promotion the engine does not know db-b is promoted: %s %q", ask.Kind, ask.Text)
+	}
+}

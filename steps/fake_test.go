@@ -62,6 +62,7 @@ type fakeWorld struct {
 	failRun    map[string][]error
 	failSwitch error
 	panicOn    string        // a command containing it panics, as a buggy adapter would
+	promoteErr error         // the first promotion succeeds but returns this error
 	block      chan struct{} // when set, commands containing "install" wait on it
 	dbCalls    []string
 	// installing counts the install commands running now; maxInstalling the most at once.
@@ -181,7 +182,14 @@ func (d fakeDB) call(s string) error {
 	case "resume db-b":
 		d.f.paused = false
 	case "promote db-b":
+		if d.f.promoted {
+			return fmt.Errorf("promote db-b: it is %w but a primary", ErrNotStandby)
+		}
 		d.f.promoted = true
+		if err := d.f.promoteErr; err != nil {
+			d.f.promoteErr = nil
+			return err // it did promote, then failed to say so
+		}
 	case "reverse-start db-b>db-p":
 		d.f.reverse = true
 	case "reverse-stop db-b>db-p":

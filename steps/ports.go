@@ -29,6 +29,11 @@ type OutputFunc func(stream Stream, line string)
 // The command may have half-run, so the engine never runs it again by itself.
 var ErrConnectionLost = errors.New("connection to host lost")
 
+// ErrNotStandby is wrapped by a Database when an action that needs a standby finds a primary. For a
+// promotion that means it has already happened — a first attempt that promoted the server but
+// reported an error, say — and the engine counts the step as done.
+var ErrNotStandby = errors.New("not a standby")
+
 // Runner runs a shell command on a named inventory host and streams its output line by line.
 // It returns an error when the command exits non-zero (wrapping *ExitError), when ctx is cancelled
 // (the remote command is killed), or when the host cannot be reached.
