@@ -128,14 +128,13 @@ func physicalLag(prim string, ps *snapshot, sb string, ss *snapshot, expected in
 		row = ps.senderFor(sb, expected)
 	}
 
-	var write, flush, replay *lsn
+	var sent, write, flush, replay *lsn
 	if row != nil {
 		l.Streaming = row.state == "streaming"
-		write, flush, replay = row.write, row.flush, row.replay
+		sent, write, flush, replay = row.sent, row.write, row.flush, row.replay
 		if row.sent == nil {
 			errs = append(errs, fmt.Sprintf("%s hides pg_stat_replication positions from this role: grant it pg_monitor", prim))
 		}
-		l.Sent, _ = behind(cur, row.sent)
 	}
 	standbyOK := false
 	switch {
@@ -155,9 +154,20 @@ func physicalLag(prim string, ps *snapshot, sb string, ss *snapshot, expected in
 			l.Streaming = ss.walrcv == "streaming"
 		}
 	}
-	if row == nil && cur != nil {
+	if row == nil {
 		// Without a walsender row, sent is what the standby received.
-		l.Sent, _ = behind(cur, ss0(ss).received)
+		sent = ss0(ss).received
+	}
+	// The two servers are read a moment apart, so the standby's own report may be ahead of what the
+	// primary said it sent. Each stage is at least as far as the next one: what was replayed was
+	// flushed, what was flushed was written, what was written was sent.
+	flush = later(flush, replay)
+	write = later(write, flush)
+	if sent != nil {
+		sent = later(sent, write)
+	}
+	if cur != nil && sent != nil {
+		l.Sent, _ = behind(cur, sent)
 	}
 	var okW, okF, okR bool
 	l.Write, okW = behind(cur, write)
