@@ -76,6 +76,7 @@ type Engine struct {
 	busy     map[string]bool // hosts running an upgrade command
 	fenced   map[string]bool
 	promoted map[string]bool
+	paused   map[string]bool // replay paused by this run (readings may be missing or late)
 	versions map[string]string
 	// progress counts, per step and host, the commands that completed, so a retry resumes where
 	// the failure was instead of running finished commands again.
@@ -116,6 +117,7 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 		inflight:  map[string]string{},
 		fenced:    map[string]bool{},
 		promoted:  map[string]bool{},
+		paused:    map[string]bool{},
 		versions:  map[string]string{},
 		progress:  map[string]map[string]int{},
 	}
@@ -300,6 +302,10 @@ func (e *Engine) record(st *Step) {
 			e.fenced[h] = true
 		case ActUnfence:
 			delete(e.fenced, h)
+		case ActPauseReplay:
+			e.paused[h] = true
+		case ActResumeReplay:
+			delete(e.paused, h)
 		case ActPromote:
 			e.promoted[h] = true
 		case ActWaitSync:

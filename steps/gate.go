@@ -149,10 +149,12 @@ func (e *Engine) askRollback(ctx context.Context, st *Step, to inventory.Side) b
 		case e.promoted[toDB]:
 			why = append(why, fmt.Sprintf("%s was promoted and no longer follows %s: it lacks every write %s took since the switch back, so users would not see them", toDB, fromDB, fromDB))
 		}
+		paused := e.paused[toDB]
 		for _, l := range e.last.Lags {
-			if l.To == toDB && l.Paused {
-				why = append(why, fmt.Sprintf("WAL replay is paused on %s: users would read data as of the pause, without %s's writes since", toDB, fromDB))
-			}
+			paused = paused || (l.To == toDB && l.Paused)
+		}
+		if paused {
+			why = append(why, fmt.Sprintf("WAL replay is paused on %s: users would read data as of the pause, without %s's writes since", toDB, fromDB))
 		}
 	}
 	if len(why) == 0 {
