@@ -125,12 +125,7 @@ func toDemoSwitchGate(t testing.TB) *script {
 // gate, which leaves the engine waiting at its ROLLED BACK gate.
 func toDemoRolledBack(t testing.TB) *script {
 	s := toDemoSwitchGate(t)
-	d := steps.Decision{Kind: steps.Confirm, By: "alice", StepID: "switch-to-backup"}
-	s.emit(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-to-backup", Decision: &d})
-	s.step("switch-to-backup", steps.StatusRunning)
-	s.wait(1300 * time.Millisecond)
-	s.emit(steps.Event{Kind: steps.EvSwitched, StepID: "switch-to-backup", Change: &steps.Change{File: s.inv.Balancer.File, From: "production", To: "backup"}})
-	s.finish("switch-to-backup", 1300*time.Millisecond)
+	s.confirmDemoSwitch()
 	s.step("verify-backup-traffic", steps.StatusRunning)
 	s.wait(1700 * time.Millisecond)
 	s.finish("verify-backup-traffic", 1700*time.Millisecond)
@@ -154,12 +149,7 @@ func toDemoRolledBack(t testing.TB) *script {
 // standby (their backlog growing, with a time lag), app-p1 down and app-p2 down mid-upgrade.
 func toDemoUpgrading(t testing.TB) *script {
 	s := toDemoSwitchGate(t)
-	d := steps.Decision{Kind: steps.Confirm, By: "alice", StepID: "switch-to-backup"}
-	s.emit(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-to-backup", Decision: &d})
-	s.step("switch-to-backup", steps.StatusRunning)
-	s.wait(1300 * time.Millisecond)
-	s.emit(steps.Event{Kind: steps.EvSwitched, StepID: "switch-to-backup", Change: &steps.Change{File: s.inv.Balancer.File, From: "production", To: "backup"}})
-	s.finish("switch-to-backup", 1300*time.Millisecond)
+	s.confirmDemoSwitch()
 	for _, id := range []string{"verify-backup-traffic", "pause-replay"} {
 		s.step(id, steps.StatusRunning)
 		s.wait(time.Second)
@@ -211,4 +201,14 @@ func toDemoReverseCatchup(t testing.TB) *script {
 			Label: "lag db-backup→db-prod ≤ 64.0 KiB for 5 reading(s)", Value: "48.0 KiB behind, 0/5"}},
 		Allowed: []steps.DecisionKind{steps.Skip, steps.Abort, steps.Rollback}, Deadline: s.now.Add(10 * time.Minute)}})
 	return s
+}
+
+// confirmDemoSwitch goes on from the switch gate: alice confirms, and the switch to backup runs 1.3 s.
+func (s *script) confirmDemoSwitch() {
+	d := steps.Decision{Kind: steps.Confirm, By: "alice", StepID: "switch-to-backup"}
+	s.emit(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-to-backup", Decision: &d})
+	s.step("switch-to-backup", steps.StatusRunning)
+	s.wait(1300 * time.Millisecond)
+	s.emit(steps.Event{Kind: steps.EvSwitched, StepID: "switch-to-backup", Change: &steps.Change{File: s.inv.Balancer.File, From: "production", To: "backup"}})
+	s.finish("switch-to-backup", 1300*time.Millisecond)
 }
