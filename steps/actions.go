@@ -203,7 +203,7 @@ func (e *Engine) noteSwitch(to inventory.Side) {
 	if to != e.live {
 		e.prev, e.live = e.live, to
 	}
-	if db := e.inv.Sides.Get(to).Database; e.promoted[db] && to == inventory.Backup {
+	if to == inventory.Backup && e.promoted[e.inv.Sides.Backup.Database] {
 		// Users write to the promoted backup from now on: production lacks those writes until the
 		// reverse sync has drained them.
 		e.backupAhead = true
