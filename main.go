@@ -21,10 +21,10 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/pitstop-ops/pitstop/demo"
+	"github.com/pitstop-ops/pitstop/internal/lab"
+	"github.com/pitstop-ops/pitstop/internal/live"
+	"github.com/pitstop-ops/pitstop/internal/remote"
 	"github.com/pitstop-ops/pitstop/inventory"
-	"github.com/pitstop-ops/pitstop/lab"
-	"github.com/pitstop-ops/pitstop/live"
-	"github.com/pitstop-ops/pitstop/remote"
 	"github.com/pitstop-ops/pitstop/steps"
 	"github.com/pitstop-ops/pitstop/ui"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pitstop-ops/pitstop/live"
+	"github.com/pitstop-ops/pitstop/internal/live"
 )
 
 // check runs `pitstop check` against the lab (live.Check, which cmdCheck calls after parsing -i) and

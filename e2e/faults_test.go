@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/lab"
 	"github.com/pitstop-ops/pitstop/inventory"
-	"github.com/pitstop-ops/pitstop/lab"
 	"github.com/pitstop-ops/pitstop/steps"
 )
 

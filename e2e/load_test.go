@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pitstop-ops/pitstop/lab"
+	"github.com/pitstop-ops/pitstop/internal/lab"
 )
 
 // margin is how far outside a step's events a request may start and still be counted as inside:

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/lab"
 	"github.com/pitstop-ops/pitstop/internal/testenv"
 	"github.com/pitstop-ops/pitstop/inventory"
-	"github.com/pitstop-ops/pitstop/lab"
 )
 
 // TestMain: the lab runs this test binary as its pitstop binary (see lab.StandIn).

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/live"
 	"github.com/pitstop-ops/pitstop/inventory"
-	"github.com/pitstop-ops/pitstop/live"
 	"github.com/pitstop-ops/pitstop/steps"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/live"
 	"github.com/pitstop-ops/pitstop/inventory"
-	"github.com/pitstop-ops/pitstop/live"
 )
 
 // TestSwitchCommand: `pitstop switch` (live.Switch) moves users to a side and back outside a plan,

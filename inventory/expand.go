@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pitstop-ops/pitstop/shell"
+	"github.com/pitstop-ops/pitstop/internal/shell"
 )
 
 // Placeholders in commands. A placeholder is {name}, name made of letters and _. Known ones are

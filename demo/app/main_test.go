@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pitstop-ops/pitstop/lab"
+	"github.com/pitstop-ops/pitstop/internal/lab"
 )
 
 // The tests share one real PostgreSQL 15 primary and one streaming standby, on ports 16232/16233.

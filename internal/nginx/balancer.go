@@ -1,0 +1,170 @@
+// Package nginx switches an nginx balancer between the production and the backup side by rewriting
+// its upstream file, and proves every switch took effect: nginx accepted the file, reloaded (its
+// worker processes were replaced) and probes through it are served by the new side. It implements
+// steps.Balancer; every command runs on the balancer host through a steps.Runner.
+package nginx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/internal/shell"
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+var _ steps.Balancer = (*Balancer)(nil)
+
+// Verifier proves that traffic through the balancer reaches one side. The probe package's Prober
+// satisfies it.
+type Verifier interface {
+	// ServedBy waits until the newest requests through the balancer, all made after the call began,
+	// were every one served by an app host of side, and returns a one-line account of that proof. After
+	// timeout it returns an error saying what those requests saw instead.
+	ServedBy(ctx context.Context, side inventory.Side, timeout time.Duration) (string, error)
+}
+
+// Sentinel errors a failed switch wraps, so callers can tell the stages apart.
+var (
+	// ErrTestFailed: the balancer's test command (nginx -t) rejected the candidate upstream.
+	ErrTestFailed = errors.New("nginx rejected the candidate configuration")
+	// ErrReloadIgnored: the reload command ran but nginx kept its worker processes, i.e. its old
+	// configuration (nginx -s reload exits 0 even when the new workers cannot bind a port).
+	ErrReloadIgnored = errors.New("nginx did not take the reload")
+	// ErrNotServed: nginx reloaded, but probes through it were not served by the new side in time.
+	ErrNotServed = errors.New("probes are not served by the new side")
+)
+
+// Balancer is the nginx balancer of one inventory. Create it with New.
+type Balancer struct {
+	// ProofTimeout bounds the wait for new worker processes after a reload (default 10s). nginx retries
+	// a failing bind() for about 2.5s before it gives up on a reload, so keep it above 3s.
+	ProofTimeout time.Duration
+	// VerifyTimeout bounds the wait for probes to be served by the new side (default 10s).
+	VerifyTimeout time.Duration
+	// PollEvery is how often worker pids are read while waiting for a reload (default 100ms).
+	PollEvery time.Duration
+	// CommandTimeout bounds each command on the balancer host — reading and writing the file, the
+	// config test, the reload — so a hung `nginx -t` (it resolves upstream names) cannot hold a switch,
+	// or a rollback, forever (default 60s; 0 = no limit).
+	CommandTimeout time.Duration
+
+	inv    *inventory.Inventory
+	run    steps.Runner
+	verify Verifier
+	// render gives the candidate upstream file for a side; tests replace it to inject a faulty file.
+	render func(inventory.Side) string
+	mu     sync.Mutex // one switch at a time
+}
+
+// New returns the balancer of inv, running its commands on inv.Balancer.Host through run. verify
+// proves each switch by probing through the balancer; with a nil verify that proof is skipped (and
+// every switch says so in its output).
+func New(inv *inventory.Inventory, run steps.Runner, verify Verifier) *Balancer {
+	return &Balancer{
+		ProofTimeout:   10 * time.Second,
+		VerifyTimeout:  10 * time.Second,
+		PollEvery:      100 * time.Millisecond,
+		CommandTimeout: 60 * time.Second,
+		inv:            inv,
+		run:            run,
+		verify:         verify,
+		render:         inv.Upstream,
+	}
+}
+
+// Live reads the upstream file on the balancer host and reports which side it names. Content naming
+// no side, or both, is an error that says what the file holds.
+func (b *Balancer) Live(ctx context.Context) (inventory.Side, error) {
+	content, err := b.read(ctx)
+	if err != nil {
+		return "", err
+	}
+	side, err := sideOf(b.inv, content)
+	if err != nil {
+		return "", fmt.Errorf("upstream file %s on %s names no side of the inventory: %w; make its upstream %s list the app hosts of one side (%s)",
+			b.file(), b.host(), err, b.inv.Balancer.Upstream, b.sideList())
+	}
+	return side, nil
+}
+
+// sideList names each side's serve addresses, e.g. "production: a:80, b:80; backup: c:80".
+func (b *Balancer) sideList() string {
+	var parts []string
+	for _, side := range []inventory.Side{inventory.Production, inventory.Backup} {
+		var addrs []string
+		for _, app := range b.inv.Sides.Get(side).Apps {
+			if h := b.inv.Host(app); h != nil {
+				addrs = append(addrs, h.Serve)
+			}
+		}
+		parts = append(parts, string(side)+": "+strings.Join(addrs, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (b *Balancer) file() string { return b.inv.Balancer.File }
+func (b *Balancer) host() string { return b.inv.Balancer.Host }
+
+// Paths beside the upstream file: the candidate being written (renamed over the file) and the
+// content the file had before the last switch.
+func (b *Balancer) tmpFile() string  { return b.file() + ".pitstop-new" }
+func (b *Balancer) prevFile() string { return b.file() + ".pitstop-prev" }
+
+// read returns the upstream file's content as the runner streams it (lines joined with "\n").
+func (b *Balancer) read(ctx context.Context) (string, error) {
+	res, err := b.sh(ctx, "cat "+shell.Quote(b.file()))
+	if err != nil {
+		return "", fmt.Errorf("read upstream file %s on %s: %w%s", b.file(), b.host(), err, res.tail())
+	}
+	if len(res.stdout) == 0 {
+		return "", nil
+	}
+	return strings.Join(res.stdout, "\n") + "\n", nil
+}
+
+// result is the output of one command.
+type result struct {
+	stdout []string
+	all    []string // stdout and stderr, as they came
+}
+
+// tail gives the command's output for an error message, or "".
+func (r result) tail() string {
+	if len(r.all) == 0 {
+		return ""
+	}
+	lines := r.all
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return "; it said: " + strings.Join(lines, " | ")
+}
+
+// sh runs command on the balancer host and collects its output.
+func (b *Balancer) sh(ctx context.Context, command string) (result, error) {
+	if b.CommandTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, b.CommandTimeout,
+			fmt.Errorf("`%s` on %s did not finish within %s (the balancer's command timeout): %w", command, b.host(), b.CommandTimeout, context.DeadlineExceeded))
+		defer cancel()
+	}
+	var mu sync.Mutex
+	var res result
+	err := b.run.Run(ctx, b.host(), command, func(s steps.Stream, line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s == steps.Stdout {
+			res.stdout = append(res.stdout, line)
+		}
+		res.all = append(res.all, line)
+	})
+	if err != nil && ctx.Err() != nil {
+		err = context.Cause(ctx) // says which command ran out of time, rather than "context deadline exceeded"
+	}
+	return res, err
+}

@@ -1,0 +1,117 @@
+package nginx
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pitstop-ops/pitstop/internal/shell"
+)
+
+// maxContent keeps a candidate well under Linux's limit on one command-line argument (128 KiB): the
+// content travels as an argument of printf.
+const maxContent = 100 << 10
+
+// writeCommand replaces the upstream file with content atomically and keeps the current file as the
+// previous one. Each file is first copied with `cp -p` (so the new one keeps the old one's mode and
+// owner), then filled, then renamed over its target in the same directory: nginx never reads a
+// half-written file. On failure the temp file is removed.
+func (b *Balancer) writeCommand(content string) string {
+	f, tmp, prev := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.prevFile())
+	return fmt.Sprintf("cp -p %[1]s %[2]s && mv -f %[2]s %[3]s && cp -p %[1]s %[2]s && printf '%%s' %[4]s > %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }",
+		f, tmp, prev, shell.Quote(content))
+}
+
+// restoreCommand puts the previous file back, atomically, and keeps it as the previous file too.
+func (b *Balancer) restoreCommand() string {
+	f, tmp, prev := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.prevFile())
+	return fmt.Sprintf("cp -p %[3]s %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }", f, tmp, prev)
+}
+
+// write replaces the upstream file with content.
+func (b *Balancer) write(ctx context.Context, content string) error {
+	if len(content) > maxContent {
+		return fmt.Errorf("candidate upstream for %s is %d bytes; pitstop writes at most %d", b.file(), len(content), maxContent)
+	}
+	res, err := b.sh(ctx, b.writeCommand(content))
+	if err != nil {
+		return fmt.Errorf("write %s on %s (via %s): %w%s", b.file(), b.host(), b.tmpFile(), err, res.tail())
+	}
+	return nil
+}
+
+// restore puts the content the file had before the switch back.
+func (b *Balancer) restore(ctx context.Context) error {
+	res, err := b.sh(ctx, b.restoreCommand())
+	if err != nil {
+		return fmt.Errorf("restore %s from %s on %s: %w%s", b.file(), b.prevFile(), b.host(), err, res.tail())
+	}
+	return nil
+}
+
+// workers is nginx's master pid and the pids of its children (workers, cache processes).
+type workers struct {
+	master int
+	pids   []int
+}
+
+func (w workers) String() string {
+	s := make([]string, len(w.pids))
+	for i, p := range w.pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return fmt.Sprintf("master %d, workers %s", w.master, strings.Join(s, " "))
+}
+
+// replacedBy reports whether now shows a reload that took effect since w: a new master, or a child
+// that was not there before. Old workers may linger while they finish requests, so their presence
+// proves nothing.
+func (w workers) replacedBy(now workers) bool {
+	if now.master != w.master {
+		return true
+	}
+	old := map[int]bool{}
+	for _, p := range w.pids {
+		old[p] = true
+	}
+	for _, p := range now.pids {
+		if !old[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// readWorkers reads the master pid from the pid file and lists its children.
+func (b *Balancer) readWorkers(ctx context.Context) (workers, error) {
+	pidFile := shell.Quote(b.inv.Balancer.PidFile)
+	cmd := fmt.Sprintf(`p=$(cat %s) && echo "master $p" && { pgrep -P "$p" || ps -o pid= --ppid "$p"; }`, pidFile)
+	res, err := b.sh(ctx, cmd)
+	if err != nil {
+		return workers{}, fmt.Errorf("list nginx's worker processes on %s (master pid from %s): %w%s; is nginx running with that pid file (balancer.pid_file)?",
+			b.host(), b.inv.Balancer.PidFile, err, res.tail())
+	}
+	var w workers
+	for _, line := range res.stdout {
+		line = strings.TrimSpace(line)
+		if m, ok := strings.CutPrefix(line, "master "); ok {
+			w.master, err = strconv.Atoi(strings.TrimSpace(m))
+			if err != nil {
+				return workers{}, fmt.Errorf("pid file %s on %s holds %q, not a process id", b.inv.Balancer.PidFile, b.host(), m)
+			}
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		p, err := strconv.Atoi(line)
+		if err != nil {
+			return workers{}, fmt.Errorf("listing nginx's workers on %s gave %q, not a process id", b.host(), line)
+		}
+		w.pids = append(w.pids, p)
+	}
+	sort.Ints(w.pids)
+	return w, nil
+}

@@ -1,0 +1,328 @@
+package nginx
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/internal/nginx/nginxtest"
+	"github.com/pitstop-ops/pitstop/internal/probe"
+	"github.com/pitstop-ops/pitstop/inventory"
+)
+
+var _ Verifier = (*probe.Prober)(nil)
+
+// Port bases of this package's tests (18000–18499; the probe package uses 18500–18999).
+const (
+	baseSwitch        = 18000
+	baseTestFails     = 18010
+	baseReloadIgnored = 18020
+	basePending       = 18030
+	baseDeadSide      = 18040
+	baseNoVerifier    = 18050
+	baseCancelled     = 18060
+	baseCheck         = 18070
+	baseHungTest      = 18080
+	baseBench         = 18400
+)
+
+// lines collects a switch's progress lines.
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (l *lines) add(s string) { l.mu.Lock(); l.l = append(l.l, s); l.mu.Unlock() }
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.l, "\n")
+}
+
+// labBalancer returns the lab's balancer, verified by a running probe at 50 requests/s.
+func labBalancer(t testing.TB, lab *nginxtest.Lab) *Balancer {
+	t.Helper()
+	pr := probe.New(lab.Inv, probe.Options{Rate: 50, HostEvery: -1})
+	pr.Start(context.Background())
+	t.Cleanup(pr.Stop)
+	b := New(lab.Inv, lab.Runner, pr)
+	b.ProofTimeout = 3 * time.Second
+	b.VerifyTimeout = 3 * time.Second
+	return b
+}
+
+func requireLive(t *testing.T, b *Balancer, want inventory.Side) {
+	t.Helper()
+	got, err := b.Live(context.Background())
+	if err != nil || got != want {
+		t.Fatalf("Live = %q, %v; want %q", got, err, want)
+	}
+}
+
+func requireContains(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%s does not contain %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+// requireNoTemp fails if the candidate's temp file is left beside the upstream file.
+func requireNoTemp(t *testing.T, lab *nginxtest.Lab) {
+	t.Helper()
+	if _, err := os.Stat(lab.Inv.Balancer.File + ".pitstop-new"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temp file %s.pitstop-new is left behind (stat: %v)", lab.Inv.Balancer.File, err)
+	}
+}
+
+func TestSwitchAndBack(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseSwitch)
+	b := labBalancer(t, lab)
+	prodUp, backUp := lab.Inv.Upstream(inventory.Production), lab.Inv.Upstream(inventory.Backup)
+	requireLive(t, b, inventory.Production)
+	lab.RequireServedBy(t, lab.Prod.Addr, 5)
+	before := lab.Nginx.Master()
+
+	var out lines
+	ch, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if err != nil {
+		t.Fatalf("switch to backup: %v\n%s\n%s", err, out.String(), lab.Nginx.Logs())
+	}
+	want := ch
+	want.File, want.From, want.To, want.Before, want.After = lab.Inv.Balancer.File, "production", "backup", prodUp, backUp
+	if ch != want {
+		t.Errorf("Change = %+v, want %+v", ch, want)
+	}
+	if got := lab.ReadUpstream(t); got != backUp {
+		t.Errorf("upstream file holds %q, want %q", got, backUp)
+	}
+	if prev, _ := os.ReadFile(lab.Inv.Balancer.File + ".pitstop-prev"); string(prev) != prodUp {
+		t.Errorf("previous file holds %q, want the production upstream", prev)
+	}
+	requireNoTemp(t, lab)
+	requireContains(t, "switch output", out.String(), "sends traffic to production", "testing the configuration", "reload took effect",
+		"verified: the last ", "127.0.0.23", "backup is live")
+	requireLive(t, b, inventory.Backup)
+	lab.RequireServedBy(t, lab.Backup.Addr, 10)
+	if r := lab.Get(t); r.Version != "2.0" {
+		t.Errorf("version through nginx after the switch = %q, want the backup's 2.0", r.Version)
+	}
+	if lab.Nginx.Master() != before {
+		t.Errorf("nginx master changed: a reload must keep it")
+	}
+
+	// The rollback path: the engine switches to the previous side the same way.
+	out = lines{}
+	ch, err = b.Switch(context.Background(), inventory.Production, out.add)
+	if err != nil {
+		t.Fatalf("switch back to production: %v\n%s", err, out.String())
+	}
+	if ch.From != "backup" || ch.Before != backUp || ch.After != prodUp {
+		t.Errorf("Change back = %+v", ch)
+	}
+	requireLive(t, b, inventory.Production)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+	requireNoTemp(t, lab)
+	if prev, _ := os.ReadFile(lab.Inv.Balancer.File + ".pitstop-prev"); string(prev) != backUp {
+		t.Errorf("previous file holds %q, want the backup upstream", prev)
+	}
+}
+
+func TestSwitchRejectedByNginxTest(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseTestFails)
+	b := labBalancer(t, lab)
+	lab.Inv.Hosts["app-backup"].Serve = "127.0.0.23:99999" // renders a server line nginx -t rejects
+	var out lines
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if !errors.Is(err, ErrTestFailed) {
+		t.Fatalf("switch with a bad candidate: %v, want ErrTestFailed\n%s", err, out.String())
+	}
+	var se *SwitchError
+	if !errors.As(err, &se) || !se.Restored {
+		t.Fatalf("error %v is not a restored *SwitchError", err)
+	}
+	// nginx's own words reach the operator, in the error and in the output.
+	requireContains(t, "error", err.Error(), `invalid port in upstream "127.0.0.23:99999"`, lab.Inv.Balancer.File,
+		"nginx was not reloaded, so it still runs the production upstream")
+	requireContains(t, "output", out.String(), `invalid port in upstream "127.0.0.23:99999"`, "FAILED while testing the configuration")
+	if got := lab.ReadUpstream(t); got != lab.Inv.Upstream(inventory.Production) {
+		t.Errorf("upstream file holds %q after the failed switch, want production's", got)
+	}
+	requireNoTemp(t, lab)
+	requireLive(t, b, inventory.Production)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
+
+// occupy listens on addr for the rest of the test, so nginx cannot bind it.
+func occupy(t *testing.T, addr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+}
+
+// The candidate passes nginx -t but asks nginx to listen on a port in use: nginx -s reload exits 0
+// and nginx keeps its old workers and configuration. The switch must see it, restore and reload.
+func TestSwitchReloadIgnoredIsUndone(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseReloadIgnored)
+	b := labBalancer(t, lab)
+	busy := lab.Addr(nginxtest.NginxIP, 5)
+	occupy(t, busy)
+	b.render = func(side inventory.Side) string {
+		return lab.Inv.Upstream(side) + "server { listen " + busy + "; }\n"
+	}
+	var out lines
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if !errors.Is(err, ErrReloadIgnored) {
+		t.Fatalf("switch whose reload cannot bind: %v, want ErrReloadIgnored\n%s\n%s", err, out.String(), lab.Nginx.Logs())
+	}
+	requireContains(t, "error", err.Error(), "still has the same processes", "still could not bind()",
+		"holds the production upstream again", "nginx reloaded it (new workers), so it runs the production upstream",
+		"verified: the last ", "all served by production")
+	requireContains(t, "nginx's error log", lab.Nginx.Logs(), "still could not bind()")
+	if got := lab.ReadUpstream(t); got != lab.Inv.Upstream(inventory.Production) {
+		t.Errorf("upstream file holds %q, want production's", got)
+	}
+	requireNoTemp(t, lab)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
+
+// Someone left an edit in nginx's configuration that cannot bind: every reload is ignored, also the
+// one that undoes the switch. nginx then still runs its configuration from before the switch.
+func TestSwitchWhileReloadsAreBroken(t *testing.T) {
+	lab := nginxtest.NewLab(t, basePending)
+	b := labBalancer(t, lab)
+	busy := lab.Addr(nginxtest.NginxIP, 5)
+	occupy(t, busy)
+	lab.Nginx.AddConf(t, "pending.conf", "server { listen "+busy+"; }\n")
+	var out lines
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if !errors.Is(err, ErrReloadIgnored) {
+		t.Fatalf("switch: %v, want ErrReloadIgnored\n%s", err, out.String())
+	}
+	requireContains(t, "error", err.Error(), "nginx did not take this reload either",
+		"it still runs the configuration it ran before the switch: the production upstream", "all served by production")
+	requireLive(t, b, inventory.Production)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
+
+// nginx takes the switch, but the backup app is down: probes fail, so the switch is undone.
+func TestSwitchToDeadSideIsUndone(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseDeadSide)
+	b := labBalancer(t, lab)
+	lab.Backup.Stop()
+	var out lines
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if !errors.Is(err, ErrNotServed) {
+		t.Fatalf("switch to a dead side: %v, want ErrNotServed\n%s", err, out.String())
+	}
+	requireContains(t, "error", err.Error(), "HTTP 502 via "+lab.Backup.Addr+" (backup)",
+		"nginx reloaded it (new workers), so it runs the production upstream", "all served by production")
+	requireContains(t, "output", out.String(), "reload took effect", "FAILED while verifying traffic", "undoing")
+	requireLive(t, b, inventory.Production)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
+
+func TestSwitchWithoutVerifier(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseNoVerifier)
+	b := New(lab.Inv, lab.Runner, nil)
+	var out lines
+	if _, err := b.Switch(context.Background(), inventory.Backup, out.add); err != nil {
+		t.Fatalf("switch: %v\n%s", err, out.String())
+	}
+	requireContains(t, "output", out.String(), "reload took effect", "traffic NOT verified", "backup is live (unverified)")
+	lab.AwaitServedBy(t, lab.Backup.Addr, 3*time.Second)
+	lab.RequireServedBy(t, lab.Backup.Addr, 5)
+}
+
+// stallVerifier never sees the new side; it cancels the switch's context while waiting, as an
+// operator aborting would. The previous side verifies at once.
+type stallVerifier struct{ cancel context.CancelFunc }
+
+func (v stallVerifier) ServedBy(ctx context.Context, side inventory.Side, _ time.Duration) (string, error) {
+	if side == inventory.Production {
+		return "production checked", nil
+	}
+	v.cancel()
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// A switch cancelled half way still undoes itself completely.
+func TestSwitchCancelledIsUndone(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseCancelled)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := New(lab.Inv, lab.Runner, stallVerifier{cancel})
+	b.ProofTimeout = 3 * time.Second
+	var out lines
+	_, err := b.Switch(ctx, inventory.Backup, out.add)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled switch: %v, want context.Canceled\n%s", err, out.String())
+	}
+	requireContains(t, "error", err.Error(), "nginx reloaded it (new workers)", "verified: production checked")
+	requireLive(t, b, inventory.Production)
+	lab.AwaitServedBy(t, lab.Prod.Addr, 3*time.Second)
+	lab.RequireServedBy(t, lab.Prod.Addr, 5)
+	requireNoTemp(t, lab)
+	if _, err := os.Stat(filepath.Join(lab.Nginx.Dir, "nginx.pid")); err != nil {
+		t.Errorf("nginx is gone: %v", err)
+	}
+}
+
+// TestCheck: the balancer check reads nginx's master and workers from the pid file and finds the
+// upstream file's directory writable; a wrong pid file or a missing directory fails naming it.
+func TestCheck(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseCheck)
+	b := labBalancer(t, lab)
+	ctx := context.Background()
+	got, err := b.Check(ctx)
+	if err != nil || !strings.Contains(got, "master ") {
+		t.Fatalf("Check on a healthy balancer: %q, %v", got, err)
+	}
+	inv := *lab.Inv
+	inv.Balancer.PidFile = filepath.Join(t.TempDir(), "missing.pid")
+	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "missing.pid") {
+		t.Errorf("Check with a missing pid file: %v; want an error naming it", err)
+	}
+	inv = *lab.Inv
+	inv.Balancer.File = filepath.Join(t.TempDir(), "gone", "upstream.conf")
+	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "not writable") || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Check with the upstream file's directory missing: %v; want 'not writable' naming it", err)
+	}
+}
+
+// TestSwitchWithHungTestIsUndone: a config test that hangs (nginx -t resolving a name that never
+// answers) is cut off by the balancer's command timeout; the switch fails naming the command, and the
+// previous file is back.
+func TestSwitchWithHungTestIsUndone(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseHungTest)
+	b := labBalancer(t, lab)
+	b.CommandTimeout = 300 * time.Millisecond
+	lab.Inv.Balancer.Test = "sleep 30"
+	var out lines
+	start := time.Now()
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if err == nil {
+		t.Fatalf("switch with a hung config test succeeded\n%s", out.String())
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("the hung test was not cut off: the switch took %s", time.Since(start))
+	}
+	requireContains(t, "error", err.Error(), "sleep 30", "did not finish within 300ms")
+	if got := lab.ReadUpstream(t); got != lab.Inv.Upstream(inventory.Production) {
+		t.Errorf("upstream file holds %q after the failed switch, want production's", got)
+	}
+	requireNoTemp(t, lab)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
