@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := Run(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -35,7 +35,7 @@ func TestDemoAutoApprove(t *testing.T) {
 		{"upgrade-fail", []string{"--fault", "upgrade-fail"}, 1, []string{`step "upgrade-production"`, "on [app-p1]", "status 100", "balancer sends traffic to backup",
 			"next: users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i demo --to production"}, steps.EvPlanFinished},
 		{"ssh-drop", []string{"--fault", "ssh-drop"}, 1, []string{`step "upgrade-production"`, "app-p1", "connection to host lost", "half-run", "next: WAL replay is paused on db-backup: in psql on db-backup run SELECT pg_wal_replay_resume();"}, steps.EvPlanFinished},
-		{"own inventory", []string{"-i", "inventory/testdata/valid.yaml"}, 0, []string{"plan readonly finished", "balancer sends traffic to production"}, steps.EvPlanFinished},
+		{"own inventory", []string{"-i", "../../inventory/testdata/valid.yaml"}, 0, []string{"plan readonly finished", "balancer sends traffic to production"}, steps.EvPlanFinished},
 		{"lag-spike", []string{"--fault", "lag-spike"}, 0, []string{"plan readonly finished"}, steps.EvPlanFinished},
 		{"reverse-sync nginx-test", []string{"--plan", "reverse-sync", "--fault", "nginx-test"}, 1, []string{`step "switch-to-backup"`, "balancer sends traffic to production",
 			"next: db-prod is fenced read-only: once users should write there again, in psql on db-prod run ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf();",

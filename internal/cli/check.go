@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/pitstop-ops/pitstop/internal/live"
+)
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", "check -i FILE", stderr)
+	file := fs.String("i", "", "inventory `FILE`")
+	if code := parse(fs, args, stdout); code >= 0 {
+		return code
+	}
+	inv, code := loadReal("check", *file, "there is nothing real to check (try pitstop plan -i demo)", stderr)
+	if inv == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	ok := live.Check(ctx, inv, stdout)
+	if !ok {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// cmdSwitch sends users to one side outside a plan — after a run that ended with them on the
+// backup — through the plan's own proven switch.

@@ -1,0 +1,143 @@
+// Package cli is Pitstop's command line: it parses flags, builds the adapters from the inventory and hands
+// them to the cockpit or to the headless runner. main.go only calls Run.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+// version is set at build time with -ldflags "-X github.com/pitstop-ops/pitstop/internal/cli.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the plan failed or was aborted
+	exitBadInput = 2 // bad flags, a bad inventory, no terminal
+)
+
+const usage = `pitstop — a cockpit for upgrading an application behind nginx with (almost) no downtime
+
+Usage:
+  pitstop demo  [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]   rehearse on the simulated demo shop
+  pitstop run   -i FILE [--plan NAME] [--auto-approve]                       drive the upgrade on real hosts
+  pitstop plan  -i FILE [--plan NAME]                                        print every step and command; changes nothing
+  pitstop check -i FILE                                                      preflight: reachability, host keys, nginx, databases
+  pitstop watch -i FILE                                                      print replication lag and what users see
+  pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
+  pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
+
+  -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
+  pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags. pitstop --version prints the version.
+  Exit codes: 0 done, 1 the plan or the command failed, 2 bad input (flags, inventory, no terminal).
+`
+
+// Run runs the pitstop command line with args (without the program name) and returns the exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadInput
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "--help", "help":
+		if cmd == "help" && len(rest) > 0 {
+			return Run([]string{rest[0], "--help"}, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "--version", "version":
+		fmt.Fprintln(stdout, "pitstop", version)
+		return exitOK
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "plan":
+		return cmdPlan(rest, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "watch":
+		return cmdWatch(rest, stdout, stderr)
+	case "lab":
+		return cmdLab(rest, stdout, stderr)
+	case "switch":
+		return cmdSwitch(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
+	return exitBadInput
+}
+
+// runFlags are the flags of the commands that drive a plan.
+type runFlags struct {
+	inventory   string
+	plan        string
+	autoApprove bool
+	parallel    int
+	journal     string
+	operator    string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
+	if withInventory {
+		fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+	}
+	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
+	fs.BoolVar(&f.autoApprove, "auto-approve", false, "no screen: confirm each gate once its conditions hold, stop at the first failure, print one line per event")
+	fs.IntVar(&f.parallel, "parallel", 10, "how many hosts one step acts on at once")
+	fs.StringVar(&f.journal, "journal", "", "append every event to this JSONL `FILE` (default: a new file under ~/.local/state/pitstop/journal)")
+	fs.StringVar(&f.operator, "operator", defaultOperator(), "who is driving, recorded with every decision")
+}
+
+// check rejects flag values no run can use.
+func (f *runFlags) check() error {
+	if f.parallel < 1 {
+		return fmt.Errorf("--parallel %d: give how many hosts one step may act on at once, 1 or more", f.parallel)
+	}
+	if strings.TrimSpace(f.operator) == "" {
+		return errors.New("--operator is empty: name who is driving; it is recorded with every decision")
+	}
+	return nil
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pitstop %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns -1 to go on, or the exit code. Asked for with -h or --help, the usage
+// goes to stdout (exit 0); after a bad flag, the error and the usage go to stderr (exit 2).
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) int {
+	stderr := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package's own message: replaced below
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	case err != nil:
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "pitstop %s: %v\n\n", fs.Name(), err)
+		fs.Usage()
+		return exitBadInput
+	}
+	fs.SetOutput(stderr)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pitstop %s: unexpected argument %q\n\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitBadInput
+	}
+	return -1
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+)
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func isTerminal() bool {
+	return term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
+}
+
+func defaultOperator() string {
+	for _, k := range []string{"PITSTOP_OPERATOR", "SUDO_USER", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "operator"
+}
+
+func defaultJournal(inv, plan string) string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	name := fmt.Sprintf("%s-%s-%s.jsonl", fileSafe(inv), plan, time.Now().Format("20060102T150405"))
+	return filepath.Join(dir, "pitstop", "journal", name)
+}
+
+// fileSafe makes an inventory's name usable in a file name: "shop (lab in /tmp/x)" would otherwise
+// add directories to the journal's path. Runs of other characters become one "-".
+func fileSafe(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range name {
+		if r < 128 && (r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-.")
+	if out == "" {
+		return "inventory"
+	}
+	return out
+}

@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/demo"
+	"github.com/pitstop-ops/pitstop/internal/live"
+	"github.com/pitstop-ops/pitstop/internal/remote"
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
+	"github.com/pitstop-ops/pitstop/ui"
+)
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("demo", "demo [-i FILE] [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
+	f.register(fs, false)
+	file := fs.String("i", "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
+	faultName := fs.String("fault", "", "inject a fault `NAME` to rehearse:"+faultNames())
+	speed := fs.Float64("speed", 0, "run simulated time N times faster, from 0.1 to 1000 (default 1 in the cockpit, 4 with --auto-approve)")
+	seed := fs.Int64("seed", 0, "random seed of the simulation (0: from the clock)")
+	if code := parse(fs, args, stdout); code >= 0 {
+		return code
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintln(stderr, "pitstop demo:", err)
+		return exitBadInput
+	}
+	fault, err := demo.ParseFault(*faultName)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop demo:", err)
+		return exitBadInput
+	}
+	if !isSet(fs, "speed") {
+		*speed = 1
+		if f.autoApprove {
+			*speed = 4
+		}
+	}
+	if !(*speed >= 0.1 && *speed <= 1000) { // also rejects NaN
+		fmt.Fprintf(stderr, "pitstop demo: --speed %g is out of range; use a factor from 0.1 to 1000\n", *speed)
+		return exitBadInput
+	}
+	inv, code := loadInventory("demo", *file, stderr)
+	if inv == nil {
+		return code
+	}
+	s, code := prepare("demo", inv, f, stderr)
+	if s == nil {
+		return code
+	}
+	if *seed == 0 {
+		*seed = time.Now().UnixNano()
+	}
+	w := demo.NewWorld(inv, demo.Options{Speed: *speed, Fault: fault, Seed: *seed})
+	ctx, stop := signalContext()
+	defer stop()
+	w.Start(ctx)
+	defer w.Close()
+	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D]", stderr)
+	f.register(fs, true)
+	cmdTimeout := fs.Duration("command-timeout", 0, "stop any one command on a host that runs longer than this, failing its step (0: no limit; e.g. 30m)")
+	if code := parse(fs, args, stdout); code >= 0 {
+		return code
+	}
+	if *cmdTimeout < 0 {
+		fmt.Fprintf(stderr, "pitstop run: --command-timeout %s: give 0 (no limit) or a positive duration, e.g. 30m\n", *cmdTimeout)
+		return exitBadInput
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintln(stderr, "pitstop run:", err)
+		return exitBadInput
+	}
+	inv, code := loadInventory("run", f.inventory, stderr)
+	if inv == nil {
+		return code
+	}
+	s, code := prepare("run", inv, f, stderr)
+	if s == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if inv.Source == "demo" {
+		w := demo.NewWorld(inv, demo.Options{Speed: 1, Seed: time.Now().UnixNano()})
+		w.Start(ctx)
+		defer w.Close()
+		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
+	}
+	w, err := live.OpenLocked(ctx, inv, live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}})
+	if err != nil {
+		s.abandon()
+		fmt.Fprintln(stderr, "pitstop run:", err)
+		return exitFailed
+	}
+	defer w.Close()
+	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
+}
+
+// session is what a run needs before its world starts: the plan and the open journal.
+type session struct {
+	plan    *steps.Plan
+	journal *steps.Journal
+	created bool // the journal's file did not exist before this run
+}
+
+// prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the
+// command (exit 2) before it starts a world or connects to a host. It returns a nil session with the
+// exit code after printing what is wrong.
+func prepare(cmd string, inv *inventory.Inventory, f runFlags, stderr io.Writer) (*session, int) {
+	plan, err := steps.Build(inv, f.plan)
+	if err != nil {
+		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
+		return nil, exitBadInput
+	}
+	if !f.autoApprove && !isTerminal() {
+		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless\n", cmd)
+		return nil, exitBadInput
+	}
+	path := f.journal
+	if path == "" {
+		path = defaultJournal(inv.Name, plan.Name)
+	}
+	_, statErr := os.Stat(path)
+	j, err := steps.OpenJournal(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "pitstop %s: cannot write the event journal: %v; pass --journal FILE in a directory you can write\n", cmd, err)
+		return nil, exitBadInput
+	}
+	return &session{plan: plan, journal: j, created: errors.Is(statErr, os.ErrNotExist)}, -1
+}
+
+// abandon closes the journal of a run that never started, and removes its file when this run created
+// it: a failed connection leaves no empty journal behind.
+func (s *session) abandon() {
+	s.journal.Close()
+	if s.created {
+		os.Remove(s.journal.Path())
+	}
+}
+
+// drive runs the plan against world, in the cockpit or headless, and closes the journal.
+func drive(ctx context.Context, inv *inventory.Inventory, s *session, world steps.World, f runFlags, stdout, stderr io.Writer) int {
+	plan, j := s.plan, s.journal
+	defer func() {
+		// A journal that stopped recording (disk full) must not go unnoticed: it is the record of
+		// who decided what.
+		if err := j.Close(); err != nil {
+			fmt.Fprintf(stderr, "pitstop: the journal did not record every event: %v\n", err)
+		}
+	}()
+
+	var eng *steps.Engine
+	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator}
+	if f.autoApprove {
+		pr := &steps.Printer{W: stdout}
+		opt.Emit = func(ev steps.Event) { j.Write(ev); pr.Print(ev) }
+		fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+		eng = steps.New(inv, plan, world, opt)
+		if err := eng.Run(ctx); err != nil {
+			fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
+			return exitFailed
+		}
+		return exitOK
+	}
+	ck := ui.New(ui.Config{Inventory: inv, Plan: plan, Demo: !world.Live, Operator: f.operator, Journal: j.Path(),
+		Decide: func(d steps.Decision) { eng.Decide(d) }})
+	var summary atomic.Pointer[steps.Summary] // the plan's end, said again once the screen is gone
+	opt.Emit = func(ev steps.Event) {
+		j.Write(ev)
+		ck.Emit(ev)
+		if ev.Kind == steps.EvPlanFinished && ev.Summary != nil {
+			summary.Store(ev.Summary)
+		}
+	}
+	eng = steps.New(inv, plan, world, opt)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() {
+			// A bug in the engine must not leave the terminal raw: the cockpit ends, then the
+			// process does, with the error.
+			if r := recover(); r != nil {
+				err = fmt.Errorf("pitstop bug: the engine panicked: %v — please report it with the journal %s\n%s", r, j.Path(), debug.Stack())
+			}
+			ck.Done(err)
+			result <- err
+		}()
+		err = eng.Run(runCtx)
+	}()
+	if err := ck.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "pitstop: cockpit:", err)
+	}
+	cancel()
+	err := <-result
+	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+	if sum := summary.Load(); sum != nil && sum.Status != steps.StatusDone {
+		fmt.Fprintln(stderr, "pitstop: left behind:", sum.State)
+		for _, n := range sum.Next {
+			fmt.Fprintln(stderr, "  next:", n)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
+		return exitFailed
+	}
+	return exitOK
+}
+
+// isSet reports whether the command line gave the flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
