@@ -16,6 +16,7 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/kevinburke/ssh_config v1.6.0
 	github.com/skeema/knownhosts v1.3.3
+	github.com/yuin/goldmark v1.8.7
 	golang.org/x/crypto v0.59.0
 )
 
