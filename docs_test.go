@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -268,4 +270,55 @@ func loadExample(dir, example string) error {
 	}
 	_, err := inventory.Load(file)
 	return err
+}
+
+// docPointer is how code points a reader at the documentation: "see docs/troubleshooting.md#fence".
+var docPointer = regexp.MustCompile(`(?:docs/[A-Za-z0-9_-]+|README|BENCHMARKS)\.md(?:#[A-Za-z0-9_-]+)?`)
+
+// TestCodeDocPointers checks that every docs page and anchor named in the Go code (messages,
+// comments) and in demo/inventory.yaml exists, so a message never sends an operator to nowhere.
+func TestCodeDocPointers(t *testing.T) {
+	docs := map[string]*mdDoc{}
+	found := 0
+	err := filepath.WalkDir(".", func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") && path != "." {
+			return filepath.SkipDir
+		}
+		if e.IsDir() || !(strings.HasSuffix(path, ".go") || path == filepath.Join("demo", "inventory.yaml")) {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range docPointer.FindAllIndex(src, -1) {
+			found++
+			ref := string(src[m[0]:m[1]])
+			line := bytes.Count(src[:m[0]], []byte("\n")) + 1
+			file, frag, _ := strings.Cut(ref, "#")
+			if _, err := os.Stat(file); err != nil {
+				t.Errorf("%s:%d: %s: %s does not exist", path, line, ref, file)
+				continue
+			}
+			if frag == "" {
+				continue
+			}
+			if docs[file] == nil {
+				docs[file] = parseDoc(t, file)
+			}
+			if !docs[file].anchors[frag] {
+				t.Errorf("%s:%d: %s: %s has no heading with anchor #%s", path, line, ref, file, frag)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Error("no pointer to the documentation found in the code; the scan is broken")
+	}
 }

@@ -106,7 +106,7 @@ func document(source string, f *ast.File) (ast.Node, *Error) {
 	}
 	if len(docs) == 0 {
 		return nil, &Error{File: source, Line: 1, Col: 1,
-			Msg: "the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (the README's inventory section has a full example; demo/inventory.yaml is a working one)"}
+			Msg: "the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (docs/inventory.md has a full example; demo/inventory.yaml is a working one)"}
 	}
 	if len(docs) > 1 {
 		line, col := 1, 1

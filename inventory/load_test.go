@@ -43,9 +43,9 @@ func TestParseWholeFile(t *testing.T) {
 	cases := []struct {
 		name, src, want string
 	}{
-		{"empty", "", "x.yaml:1:1: the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (the README's inventory section has a full example; demo/inventory.yaml is a working one)"},
-		{"comments only", "# nothing yet\n\n# still nothing\n", "x.yaml:1:1: the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (the README's inventory section has a full example; demo/inventory.yaml is a working one)"},
-		{"null", "~\n", "x.yaml:1:1: the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (the README's inventory section has a full example; demo/inventory.yaml is a working one)"},
+		{"empty", "", "x.yaml:1:1: the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (docs/inventory.md has a full example; demo/inventory.yaml is a working one)"},
+		{"comments only", "# nothing yet\n\n# still nothing\n", "x.yaml:1:1: the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (docs/inventory.md has a full example; demo/inventory.yaml is a working one)"},
+		{"null", "~\n", "x.yaml:1:1: the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (docs/inventory.md has a full example; demo/inventory.yaml is a working one)"},
 		{"list", "- name: shop\n", "x.yaml:1:1: the inventory must be a mapping of fields (field: value, one per line), found a list"},
 		{"text", "\n\nshop\n", "x.yaml:3:1: the inventory must be a mapping of fields (field: value, one per line), found a text value"},
 		{"tab indentation", "probe:\n\turl: http://x/\n", "x.yaml:2:1: invalid YAML: found character '\t' that cannot start any token; fix the syntax here"},

@@ -63,7 +63,7 @@ func (s *tmuxSession) waitFor(what string, timeout time.Duration, ok func(string
 	}
 }
 
-// shot saves scr as NAME.txt under $UI_SCREENSHOTS, when set (the screens in the README's cockpit section).
+// shot saves scr as NAME.txt under $UI_SCREENSHOTS, when set (the screens in docs/cockpit.md).
 func (s *tmuxSession) shot(name, scr string) {
 	if dir := os.Getenv("UI_SCREENSHOTS"); dir != "" {
 		if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(scr), 0o644); err != nil {

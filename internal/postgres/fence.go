@@ -44,8 +44,8 @@ func stillFenced(host string) string {
 //     Read-only transactions that began before the fence are ended too; their clients reconnect.
 //
 // The setting lives in postgresql.auto.conf, so it survives a restart; Unfence, or UnfenceSQL run by
-// hand, lifts it. What it does not stop is listed in README.md, section "The fence, and what it does
-// not stop": any session can SET default_transaction_read_only = off or BEGIN READ WRITE after the
+// hand, lifts it. What it does not stop is listed in docs/postgres.md#the-fence-and-what-it-does-not-stop:
+// any session can SET default_transaction_read_only = off or BEGIN READ WRITE after the
 // fence, for one. When Fence fails after the setting was written, its error says the host stays
 // fenced and quotes UnfenceSQL.
 func (c *Cluster) Fence(ctx context.Context, host string) error {
