@@ -38,7 +38,7 @@ func (r *recRunner) errors() []error {
 	return append([]error(nil), r.errs...)
 }
 
-// run is one plan driven by the engine against the real lab through live.Open, with every event kept.
+// run is one plan driven by the engine against the real lab through live.OpenLocked, with every event kept.
 type run struct {
 	t      *testing.T
 	eng    *steps.Engine

@@ -2,6 +2,8 @@
 // and the demo application (v1) on both sides, all as ordinary processes on loopback addresses under
 // one directory, plus an inventory that upgrades the application to v2. Operators rehearse an upgrade
 // on it with `pitstop run -i DIR/inventory.yaml`; with SSH every command goes through a real sshd.
+// It also holds the simulated users the lab is measured with (StartLoad) and `pitstop lab bench`,
+// which compares what they see during an upgrade with and without Pitstop.
 //
 // The lab is for rehearsal only: PostgreSQL trusts every loopback client without a password.
 package lab
