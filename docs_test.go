@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"net/url"
 	"os"
@@ -320,5 +322,52 @@ func TestCodeDocPointers(t *testing.T) {
 	}
 	if found == 0 {
 		t.Error("no pointer to the documentation found in the code; the scan is broken")
+	}
+}
+
+// TestPackageComments checks that every package of the module says what it is for in a package
+// comment ("Package NAME …", or "Command NAME …" for main), so `go doc ./PKG` answers a contributor.
+func TestPackageComments(t *testing.T) {
+	dirs := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && path != "." && (strings.HasPrefix(e.Name(), ".") || e.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !e.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			dirs[filepath.Dir(path)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < 15 {
+		t.Fatalf("found %d package directories; the walk is broken", len(dirs))
+	}
+	for dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		documented := false
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.PackageClauseOnly|parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "Package " + af.Name.Name + " "
+			if af.Name.Name == "main" {
+				want = "Command "
+			}
+			if af.Doc != nil && strings.HasPrefix(af.Doc.Text(), want) {
+				documented = true
+			}
+		}
+		if !documented {
+			t.Errorf("%s: no package comment; add one saying in a paragraph what the package is for", dir)
+		}
 	}
 }
