@@ -20,10 +20,13 @@ const (
 )
 
 // BenchmarkRun10Hosts runs 5 commands one after another on each of 10 hosts (10 ssh_config aliases of
-// the lab's sshd), all hosts in parallel: once with a fresh Pool per iteration (connections are part of
-// the cost, as in a real run), once with plain OpenSSH `ssh -F cfg alias cmd` (no ControlMaster).
+// the lab's sshd), all hosts in parallel: with a fresh Pool per iteration (connections are part of the
+// cost, as in a real run); with plain OpenSSH `ssh -F cfg alias cmd`, first opening a connection per
+// command (ControlMaster off), then sharing one per host (ControlMaster auto + ControlPersist, the fair
+// baseline: the master is closed at the end of each iteration so its cost is counted as Pitstop's is);
+// and with Ansible (ansible-core, pipelining on, the same ssh_config, forks 10), one playbook of 5 tasks.
 //
-//	go test ./remote/ -run '^$' -bench BenchmarkRun10Hosts -benchtime 10x -count 3
+//	go test ./internal/remote/ -run '^$' -bench BenchmarkRun10Hosts -benchtime 10x -count 3
 func BenchmarkRun10Hosts(b *testing.B) {
 	h := newHome(b, homeOpts{})
 	var cfg strings.Builder
@@ -105,4 +108,82 @@ func BenchmarkRun10Hosts(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
 		})
 	}
+
+	b.Run("openssh-controlmaster", func(b *testing.B) {
+		// %n (the alias) gives each of the 10 aliases of the one test sshd its own master, as each real
+		// host would have; %C would hash them all to one.
+		control := filepath.Join(h.dir, "cm-%n")
+		args := []string{"-F", cfgFile, "-o", "ControlMaster=auto", "-o", "ControlPath=" + control, "-o", "ControlPersist=60"}
+		for b.Loop() {
+			perHost(b, func(host string) error {
+				out, err := exec.Command("ssh", append(args, host, benchCommand)...).Output()
+				if err != nil || string(out) != "hello\n" {
+					return fmt.Errorf("ssh %s: %v: %s", host, err, out)
+				}
+				return nil
+			})
+			// Close every master, as a fresh Pool per iteration closes its connections.
+			for host := range hosts {
+				if out, err := exec.Command("ssh", append(args, "-O", "exit", host)...).CombinedOutput(); err != nil {
+					b.Fatalf("ssh -O exit %s: %v: %s", host, err, out)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
+	})
+
+	b.Run("ansible", func(b *testing.B) {
+		if _, err := exec.LookPath("ansible-playbook"); err != nil {
+			b.Skip("ansible-playbook is not installed (apt-get install ansible-core)")
+		}
+		playbook, env := ansibleBench(b, h.dir, cfgFile, hosts)
+		for b.Loop() {
+			cmd := exec.Command("ansible-playbook", "-i", filepath.Join(h.dir, "ansible-hosts"), playbook)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				b.Fatalf("ansible-playbook: %v\n%s", err, out)
+			}
+			// Every host ran all 5 tasks: the recap says ok=5 for each.
+			if n := strings.Count(string(out), "ok=5 "); n != benchHosts {
+				b.Fatalf("ansible-playbook: %d of %d hosts ran all %d tasks:\n%s", n, benchHosts, benchCommands, out)
+			}
+			// Close Ansible's masters too, so every iteration pays for its connections.
+			for host := range hosts {
+				exit := exec.Command("ssh", "-F", cfgFile, "-o", "ControlPath="+filepath.Join(h.dir, "ans-"+host), "-O", "exit", host)
+				if out, err := exit.CombinedOutput(); err != nil {
+					b.Fatalf("ssh -O exit %s (Ansible's master): %v: %s", host, err, out)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
+	})
+}
+
+// ansibleBench writes an inventory of the hosts, a playbook of benchCommands shell tasks that each check
+// the output, and an ansible.cfg (pipelining on, no fact gathering, forks = hosts, OpenSSH's own
+// ControlMaster/ControlPersist as Ansible uses by default, the bench's ssh_config), and returns the
+// playbook's path and the environment to run it in.
+func ansibleBench(b *testing.B, dir, sshConfig string, hosts map[string]string) (string, []string) {
+	b.Helper()
+	var inv strings.Builder
+	inv.WriteString("[bench]\n")
+	for alias := range hosts {
+		inv.WriteString(alias + "\n")
+	}
+	must(b, os.WriteFile(filepath.Join(dir, "ansible-hosts"), []byte(inv.String()), 0o600))
+	var play strings.Builder
+	play.WriteString("- hosts: bench\n  gather_facts: false\n  tasks:\n")
+	for i := range benchCommands {
+		fmt.Fprintf(&play, "    - name: c%d\n      ansible.builtin.command: %s\n      register: r%d\n      failed_when: r%d.stdout != 'hello'\n      changed_when: false\n", i, benchCommand, i, i)
+	}
+	playbook := filepath.Join(dir, "bench.yml")
+	must(b, os.WriteFile(playbook, []byte(play.String()), 0o600))
+	cfg := fmt.Sprintf("[defaults]\nforks = %d\nhost_key_checking = True\nretry_files_enabled = False\n"+
+		"interpreter_python = /usr/bin/python3\nlocal_tmp = %s\n\n[ssh_connection]\npipelining = True\n"+
+		"ssh_args = -F %s -o ControlMaster=auto -o ControlPersist=60s\ncontrol_path = %s\n",
+		len(hosts), filepath.Join(dir, "ansible-tmp"), sshConfig, filepath.Join(dir, "ans-%%n"))
+	cfgFile := filepath.Join(dir, "ansible.cfg")
+	must(b, os.WriteFile(cfgFile, []byte(cfg), 0o600))
+	return playbook, append(os.Environ(), "ANSIBLE_CONFIG="+cfgFile, "HOME="+dir)
 }
