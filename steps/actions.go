@@ -20,6 +20,9 @@ var errRolledBack = errors.New("interrupted by a rollback")
 // execute runs st's action while it keeps taking readings and decisions: an abort or a rollback
 // cancels the action (a running command is killed) before it is carried out.
 func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
+	if err := e.guard(ctx, st); err != nil {
+		return outFailed, err
+	}
 	e.busyMu.Lock()
 	clear(e.inflight) // commands of a step stopped earlier (for a rollback) are history
 	e.busyMu.Unlock()
@@ -73,9 +76,7 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 					continue
 				}
 				cancel()
-				e.drain(outputs)
-				<-done
-				e.drain(outputs)
+				e.drainUntil(outputs, done)
 				e.emit(Event{Kind: EvGateDecided, StepID: st.ID, Decision: &d})
 				d.Force = true
 				if !e.rollback(ctx, st, d) {
@@ -85,6 +86,21 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 			default:
 				e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("%s by %s ignored while %q runs (possible now: abort, rollback after a switch)", d.Kind, d.By, st.Title)})
 			}
+		}
+	}
+}
+
+// drainUntil emits the step's output until the step has returned, then what is left: a step that
+// prints hundreds of lines after its cancellation must not block on a full channel while the engine
+// waits for it.
+func (e *Engine) drainUntil(ch chan Event, done <-chan error) {
+	for {
+		select {
+		case ev := <-ch:
+			e.emit(ev)
+		case <-done:
+			e.drain(ch)
+			return
 		}
 	}
 }
@@ -298,11 +314,15 @@ func (e *Engine) runHost(ctx context.Context, st *Step, hc HostCommands, prog ma
 		out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: Stdout, Text: "$ " + cmd}
 		e.busyMu.Lock()
 		e.inflight[hc.Host] = cmd
+		e.noteCommand(hc.Host, st.ID, cmd, false)
 		e.busyMu.Unlock()
 		err := e.world.Hosts.Run(ctx, hc.Host, cmd, func(s Stream, line string) {
 			out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: s, Text: line}
 		})
 		if err != nil {
+			e.busyMu.Lock()
+			e.noteCommand(hc.Host, st.ID, cmd, true)
+			e.busyMu.Unlock()
 			// A command cut off by cancellation stays in inflight for noteInterrupted.
 			if ctx.Err() == nil {
 				e.busyMu.Lock()

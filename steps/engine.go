@@ -88,7 +88,9 @@ type Engine struct {
 	// from a switch to it until the reverse sync has drained into production.
 	backupAhead bool
 	busyMu      sync.Mutex
-	inflight    map[string]string // host → the command running there (under busyMu)
+	inflight    map[string]string      // host → the command running there (under busyMu)
+	lastCmd     map[string]lastCommand // host → the newest command this run ran there (under busyMu)
+	queue       decisionQueue          // decisions not yet taken by the engine: never dropped
 }
 
 // New returns an engine ready to run plan.
@@ -110,7 +112,7 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 	}
 	return &Engine{
 		inv: inv, plan: plan, world: w, opt: opt,
-		decisions: make(chan Decision, 16),
+		decisions: make(chan Decision),
 		readings:  make(chan Readings, 1),
 		streaks:   map[string]int{},
 		busy:      map[string]bool{},
@@ -125,12 +127,7 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 
 // Decide hands the engine an operator's decision. It never blocks; a decision the current gate does
 // not allow is ignored with a notice event.
-func (e *Engine) Decide(d Decision) {
-	select {
-	case e.decisions <- d:
-	default:
-	}
-}
+func (e *Engine) Decide(d Decision) { e.queue.push(d) }
 
 // emit stamps and sends one event.
 func (e *Engine) emit(ev Event) {
@@ -201,6 +198,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.emit(Event{Kind: EvNotice, Text: "cannot read the live upstream yet: " + err.Error()})
 	}
 	go e.sample(ctx)
+	go e.queue.pump(ctx, e.decisions)
 
 	steps := e.plan.Steps()
 	var runErr error
@@ -362,6 +360,10 @@ func (e *Engine) afterRollback(ctx context.Context, st *Step) (outcome, error) {
 			return outAbort, nil
 		}
 		to := e.prev
+		if err := e.switchGuard(ctx, to, false); err != nil {
+			e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: err.Error()})
+			continue
+		}
 		if err := e.switchTo(ctx, &Step{ID: st.ID, Side: to}); err != nil {
 			e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("switching again to %s failed: %v", to, err)})
 			continue
@@ -374,9 +376,9 @@ func (e *Engine) afterRollback(ctx context.Context, st *Step) (outcome, error) {
 func (e *Engine) finish(err error) {
 	// One last reading, so the final screen shows the hosts as they are now, not as they were
 	// during the last step.
-	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	e.apply(TakeReadings(rctx, e.world, e.inv, e.opt.PollEvery))
-	cancel()
 	if e.phase != "" {
 		e.emit(Event{Kind: EvPhaseFinished})
 	}
@@ -389,7 +391,7 @@ func (e *Engine) finish(err error) {
 	}
 	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state()}
 	if status != StatusDone {
-		sum.Next = e.next()
+		sum.Next = e.next(rctx)
 	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {
@@ -428,7 +430,7 @@ func (e *Engine) state() string {
 
 // next says what to do about each thing a plan that did not finish leaves half-way: a command cut off,
 // users on the backup, paused replay, a fence, a promoted backup, a running reverse sync.
-func (e *Engine) next() []string {
+func (e *Engine) next(ctx context.Context) []string {
 	var out []string
 	if e.interrupted != "" {
 		out = append(out, e.interrupted)
@@ -438,11 +440,11 @@ func (e *Engine) next() []string {
 	case e.backupAhead:
 		out = append(out, fmt.Sprintf("%s holds users' writes that %s does not have: do NOT send users to production and do NOT rebuild %s until those writes are in %s; keep users on the backup meanwhile. A new run cannot pick this up: bring them over by hand with the reverse sync's own SQL (pitstop plan -i %s --plan reverse-sync shows it) and watch it catch up with pitstop watch -i %s", back, prod, back, prod, e.inv.Source, e.inv.Source))
 	case e.live == inventory.Backup:
-		out = append(out, fmt.Sprintf("users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i %s --to production", e.inv.Source))
+		out = append(out, e.backToProduction(ctx))
 	}
 	for _, l := range e.last.Lags {
 		if l.Paused {
-			out = append(out, fmt.Sprintf("WAL replay is paused on %s: in psql on %s run SELECT pg_wal_replay_resume();", l.To, l.To))
+			out = append(out, PausedText(l.To))
 		}
 		if l.Kind == Logical {
 			stop := &Step{Action: ActReverseStop, From: l.From, To: l.To}

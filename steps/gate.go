@@ -255,6 +255,11 @@ func (e *Engine) check(c Condition, counting bool) ConditionState {
 				cs.Value += ": " + l.Err
 			}
 			e.streaks[c.key()] = 0
+		case l.Paused:
+			// Paused replay is never in sync, however few bytes are waiting: readers there see data
+			// as of the pause.
+			cs.Value = PausedText(l.To)
+			e.streaks[c.key()] = 0
 		case l.Replay > c.MaxBytes:
 			cs.Value = Bytes(l.Replay) + " behind"
 			e.streaks[c.key()] = 0
@@ -296,6 +301,11 @@ func (e *Engine) check(c Condition, counting bool) ConditionState {
 			cs.Value = "live side unknown"
 		}
 		cs.OK = e.live == c.Side
+		// The file is a belief; the probes' upstream header is what users get.
+		if served := ServedSide(e.inv, e.world.Probe.Stats(2*time.Second)); cs.OK && served != "" && served != c.Side {
+			cs.OK = false
+			cs.Value = fmt.Sprintf("the upstream file names %s but users are served by %s", e.live, served)
+		}
 	}
 	return cs
 }

@@ -203,4 +203,7 @@ type World struct {
 	Clock    Clock
 	// Live is true for real infrastructure, false for the simulated demo world.
 	Live bool
+	// Lock, when set, tells the engine whether the run still holds Pitstop's lock: once it is lost,
+	// no further change is made (see guard).
+	Lock LockWatch
 }

@@ -119,7 +119,7 @@ func FormatReadings(r *Readings) string {
 			s = l.Link() + " NOT streaming"
 		}
 		if l.Paused {
-			s += " (paused)"
+			s += " — " + PausedText(l.To)
 		}
 		if l.Err != "" {
 			s += " [" + l.Err + "]"

@@ -153,7 +153,11 @@ func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) erro
 	case live != inventory.Production:
 		fail(fmt.Sprintf("the balancer already sends traffic to %s; this plan starts from production (switch back first, or roll back)", live))
 	default:
-		say(e.inv.Balancer.Host, "live upstream: production ("+e.inv.Balancer.File+")")
+		if served := e.servedNow(ctx); served != "" && served != live {
+			fail(MismatchFix(e.inv, live, served))
+		} else {
+			say(e.inv.Balancer.Host, "live upstream: production ("+e.inv.Balancer.File+"), and users are served by it")
+		}
 	}
 	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
 	lags, err := e.replicationSettled(ctx, prod, back)
@@ -164,9 +168,12 @@ func (e *Engine) preflight(ctx context.Context, st *Step, out chan<- Event) erro
 	for _, l := range lags {
 		if l.From == prod && l.To == back {
 			found = true
-			if !l.Streaming {
+			switch {
+			case !l.Streaming:
 				fail(fmt.Sprintf("standby %s is not streaming from %s: %s; start it and check primary_conninfo", back, prod, l.Err))
-			} else {
+			case l.Paused:
+				fail(PausedText(back))
+			default:
 				say(back, fmt.Sprintf("streaming from %s, %s behind", prod, Bytes(l.Replay)))
 			}
 		}
@@ -216,4 +223,20 @@ func (e *Engine) replicationSettled(ctx context.Context, from, to string) ([]Lag
 // sync will work (wal_level, primary keys).
 type ReverseSyncChecker interface {
 	CheckReverseSync(ctx context.Context, from, to string) error
+}
+
+// servedNow is the side the newest probe through the balancer was served by, waiting up to three
+// seconds for a first answer when the probe has just started; "" when none came.
+func (e *Engine) servedNow(ctx context.Context) inventory.Side {
+	deadline := e.world.Clock.Now().Add(3 * time.Second)
+	for {
+		if s := ServedSide(e.inv, e.world.Probe.Stats(2*time.Second)); s != "" || !e.world.Clock.Now().Before(deadline) {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-e.world.Clock.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -24,6 +24,3 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
-
-// cmdSwitch sends users to one side outside a plan — after a run that ended with them on the
-// backup — through the plan's own proven switch.

@@ -1,17 +1,26 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/pitstop-ops/pitstop/internal/live"
 	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
 )
 
+// cmdSwitch sends users to one side outside a plan — after a run that ended with them on the
+// backup — through the plan's own proven switch.
 func cmdSwitch(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("switch", "switch -i FILE --to production|backup", stderr)
+	fs := newFlagSet("switch", "switch -i FILE --to production|backup [--force]", stderr)
 	file := fs.String("i", "", "inventory `FILE`")
 	to := fs.String("to", "", "the `SIDE` to make live: production or backup")
+	force := fs.Bool("force", false, "switch even though the side's app hosts fail their direct checks (asks you to type the side's name; recorded in the journal)")
+	operator := fs.String("operator", defaultOperator(), "who is switching, recorded with a forced switch")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
@@ -26,7 +35,27 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	if err := live.Switch(ctx, inv, side, stdout); err != nil {
+	opt := live.SwitchOptions{Force: *force, Operator: *operator}
+	if *force && isTerminal() {
+		in := bufio.NewReader(os.Stdin)
+		opt.Confirm = func(prompt, want string) bool {
+			fmt.Fprint(stdout, prompt)
+			line, _ := in.ReadString('\n')
+			return strings.TrimSpace(line) == want
+		}
+		path := defaultJournal(inv.Name, "switch")
+		opt.Record = func(line string) {
+			j, err := steps.OpenJournal(path)
+			if err != nil {
+				fmt.Fprintf(stderr, "pitstop switch: cannot record the forced switch in %s: %v\n", path, err)
+				return
+			}
+			defer j.Close()
+			j.Write(steps.Event{Time: time.Now(), Kind: steps.EvNotice, Plan: "switch", Text: line})
+			fmt.Fprintf(stdout, "recorded in %s: %s\n", path, line)
+		}
+	}
+	if err := live.SwitchWith(ctx, inv, side, stdout, opt); err != nil {
 		fmt.Fprintln(stderr, "pitstop switch:", err)
 		return exitFailed
 	}

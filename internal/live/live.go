@@ -226,21 +226,6 @@ func usesSudo(inv *inventory.Inventory, host string) bool {
 	return false
 }
 
-// Switch makes side live on the balancer outside a plan — to put users back where they belong after
-// a run that ended half-way — through the same proven path as a plan's switch and rollback: atomic
-// write, the config test, the reload, new workers, probes served by side, and on any failure the
-// previous file restored. It holds Pitstop's lock on the production database (OpenLocked), so it
-// cannot race a cockpit driving the same inventory. Each stage is written to out as a line.
-func Switch(ctx context.Context, inv *inventory.Inventory, side inventory.Side, out io.Writer) error {
-	w, err := OpenLocked(ctx, withoutWrites(inv), Options{})
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	_, err = w.Nginx.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
-	return err
-}
-
 // withoutWrites is inv with the probe's writes turned off: check and switch change nothing in the
 // application, so their probe only reads.
 func withoutWrites(inv *inventory.Inventory) *inventory.Inventory {
