@@ -4,6 +4,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -168,8 +169,14 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 	report(err == nil, fmt.Sprintf("%s: live upstream in %s is %s", bal, inv.Balancer.File, side), err)
 	if err == nil {
 		proof, err := w.Probe.ServedBy(ctx, side, 5*time.Second)
+		if err != nil {
+			if served := servedSide(ctx, w, time.Second); served != "" && served != side {
+				err = fmt.Errorf("%w; %s", err, steps.MismatchFix(inv, side, served))
+			}
+		}
 		report(err == nil, "users: "+proof, err)
 	}
+	checkApps(ctx, w, inv, side, report)
 
 	for _, err := range w.DB.Check(ctx) {
 		report(false, "databases", err)
@@ -184,6 +191,12 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 			what = l.Link() + " replication"
 		}
 		report(l.Streaming, what, fmt.Errorf("%s is not streaming: %s", l.Link(), l.Err))
+		if l.Streaming && l.Paused {
+			report(false, l.Link(), errors.New(steps.PausedText(l.To)))
+		}
+	}
+	for _, s := range w.DB.HalfDone(ctx) {
+		report(false, "half-done", errors.New(s))
 	}
 	prod, back := inv.Sides.Production.Database, inv.Sides.Backup.Database
 	if err := w.DB.CheckReverseSync(ctx, back, prod); err != nil {

@@ -18,8 +18,16 @@ const maxContent = 100 << 10
 // previous one. Each file is first copied with `cp -p` (so the new one keeps the old one's mode and
 // owner), then filled, then renamed over its target in the same directory: nginx never reads a
 // half-written file. On failure the temp file is removed.
-func (b *Balancer) writeCommand(content string) string {
+//
+// keepPrev leaves the previous file as it is: when the file already holds content (a retry of a switch
+// that took effect, say), the file is not "the upstream live before this switch" and must not replace
+// the one that was.
+func (b *Balancer) writeCommand(content string, keepPrev bool) string {
 	f, tmp, prev := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.prevFile())
+	if keepPrev {
+		return fmt.Sprintf("cp -p %[1]s %[2]s && printf '%%s' %[3]s > %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }",
+			f, tmp, shell.Quote(content))
+	}
 	return fmt.Sprintf("cp -p %[1]s %[2]s && mv -f %[2]s %[3]s && cp -p %[1]s %[2]s && printf '%%s' %[4]s > %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }",
 		f, tmp, prev, shell.Quote(content))
 }
@@ -31,11 +39,11 @@ func (b *Balancer) restoreCommand() string {
 }
 
 // write replaces the upstream file with content.
-func (b *Balancer) write(ctx context.Context, content string) error {
+func (b *Balancer) write(ctx context.Context, content string, keepPrev bool) error {
 	if len(content) > maxContent {
 		return fmt.Errorf("candidate upstream for %s is %d bytes; pitstop writes at most %d", b.file(), len(content), maxContent)
 	}
-	res, err := b.sh(ctx, b.writeCommand(content))
+	res, err := b.sh(ctx, b.writeCommand(content, keepPrev))
 	if err != nil {
 		return fmt.Errorf("write %s on %s (via %s): %w%s", b.file(), b.host(), b.tmpFile(), err, res.tail())
 	}

@@ -77,12 +77,14 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 		ch.From, s.from = string(from), from
 		say("%s on %s sends traffic to %s", b.file(), b.host(), from)
 	}
-	if before == ch.After {
-		say("it already holds the %s upstream; writing and reloading anyway so that nginx surely runs it", to)
+	same := before == ch.After
+	s.same = same
+	if same {
+		say("it already holds the %s upstream; writing and reloading anyway so that nginx surely runs it (%s keeps the upstream that was live before)", to, b.prevFile())
+	} else {
+		say("writing the %s upstream to %s (atomic rename; previous content kept in %s)", to, b.file(), b.prevFile())
 	}
-
-	say("writing the %s upstream to %s (atomic rename; previous content kept in %s)", to, b.file(), b.prevFile())
-	if err := b.write(ctx, ch.After); err != nil {
+	if err := b.write(ctx, ch.After, same); err != nil {
 		return s.writeFailed(ctx, err)
 	}
 
@@ -197,6 +199,9 @@ type switcher struct {
 	to   inventory.Side
 	from inventory.Side // "" when the previous file named no side
 	say  func(format string, a ...any)
+	// same is true when the file already held the candidate: the previous file then keeps an older
+	// upstream, so an undo writes the content back instead of restoring the previous file.
+	same bool
 }
 
 // fromName names what the file held before the switch.
@@ -239,7 +244,11 @@ func (s *switcher) undo(ctx context.Context, stage string, cause error, r reload
 	e := &SwitchError{To: s.to, Stage: stage, Err: cause}
 	s.say("FAILED while %s: %v", stage, cause)
 	s.say("undoing: restoring %s from %s", b.file(), b.prevFile())
-	if err := b.restore(uctx); err != nil {
+	restore := b.restore
+	if s.same {
+		restore = func(ctx context.Context) error { return b.write(ctx, s.ch.Before, true) }
+	}
+	if err := restore(uctx); err != nil {
 		e.State = fmt.Sprintf("restoring the previous upstream FAILED too (%v): %s still names %s and %s. Restore it by hand: cp -p %s %s && %s",
 			err, b.file(), s.to, describeNginx(r, s), b.prevFile(), b.file(), b.inv.Balancer.Reload)
 		s.say("now: %s", e.State)

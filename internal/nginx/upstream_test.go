@@ -100,7 +100,7 @@ func TestWriteIsExactAndAtomic(t *testing.T) {
 	}
 	b := New(fileInventory(file), nginxtest.LocalRunner{}, nil)
 	content := "upstream app {\n\tserver 10.0.0.1:8080; # it's $HOME `date` \\n %s %%\n}\n\n"
-	if err := b.write(context.Background(), content); err != nil {
+	if err := b.write(context.Background(), content, false); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(file)
@@ -129,7 +129,7 @@ func TestWriteFailureLeavesNoTempFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "upstream.conf") // does not exist: the first cp fails
 	b := New(fileInventory(file), nginxtest.LocalRunner{}, nil)
-	err := b.write(context.Background(), "x")
+	err := b.write(context.Background(), "x", false)
 	if err == nil || !strings.Contains(err.Error(), "write "+file+" on lb") {
 		t.Fatalf("write to a missing file: %v", err)
 	}

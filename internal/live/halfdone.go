@@ -1,0 +1,45 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+// checkApps reports what `pitstop check` must fail on about users and app hosts: users on the
+// backup, an app host that does not answer its direct check, and app hosts of one side that report
+// different versions. live is the side the upstream file names ("" when it could not be read).
+func checkApps(ctx context.Context, w *World, inv *inventory.Inventory, live inventory.Side, report func(bool, string, error)) {
+	down := map[inventory.Side][]string{}
+	for _, side := range []inventory.Side{inventory.Production, inventory.Backup} {
+		checks := steps.CheckSide(ctx, w.Probe, inv, side)
+		for _, c := range checks {
+			what := fmt.Sprintf("%s (%s app): answers directly", c.Host, side)
+			if c.OK {
+				what += fmt.Sprintf(", HTTP %d, version %s", c.Status, c.Version)
+				report(true, what, nil)
+				continue
+			}
+			why := c.Err
+			if why == "" {
+				why = fmt.Sprintf("HTTP %d", c.Status)
+			}
+			down[side] = append(down[side], c.Host+": "+why)
+			report(false, c.Host+" ("+string(side)+" app)", fmt.Errorf("down: %s; start it, and check it answers %s directly", why, inv.Upgrade.Verify.Path))
+		}
+		if split := steps.VersionSplit(checks); split != "" {
+			report(false, string(side)+" app versions", fmt.Errorf("the %s app hosts run different versions (%s): finish or undo the upgrade on that side so that all run one version", side, split))
+		}
+	}
+	if live == inventory.Backup {
+		fix := fmt.Sprintf("send them back, verified by probes: pitstop switch -i %s --to production", inv.Source)
+		if len(down[inventory.Production]) > 0 {
+			fix = fmt.Sprintf("production is down (%s): start it first, then: pitstop switch -i %s --to production", strings.Join(down[inventory.Production], "; "), inv.Source)
+		}
+		report(false, "users", errors.New("users are on the backup (read-only or a promoted copy), not on production; "+fix))
+	}
+}
