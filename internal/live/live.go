@@ -37,6 +37,7 @@ type World struct {
 	DB     *postgres.Cluster
 	Probe  *probe.Prober
 	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
+	closed sync.Once
 }
 
 // Open builds the adapters and starts the probe. Nothing is changed on any host.
@@ -91,13 +92,15 @@ func OpenLocked(ctx context.Context, inv *inventory.Inventory, opt Options) (*Wo
 
 // Close releases the lock, if held, stops the probe and closes every connection.
 func (w *World) Close() {
-	if w.unlock != nil {
-		w.unlock()
-		w.unlock = nil
-	}
-	w.Probe.Stop()
-	w.DB.Close()
-	w.Hosts.Close()
+	w.closed.Do(func() {
+		if w.unlock != nil {
+			w.unlock()
+			w.unlock = nil
+		}
+		w.Probe.Stop()
+		w.DB.Close()
+		w.Hosts.Close()
+	})
 }
 
 // Check runs the preflight against real hosts and prints one line per check: every host reachable

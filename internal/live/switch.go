@@ -73,6 +73,7 @@ func SwitchWith(ctx context.Context, inv *inventory.Inventory, side inventory.Si
 		}
 		bad = append(bad, c.Host+": "+why)
 	}
+	forced := false
 	if len(bad) > 0 {
 		down := fmt.Sprintf("%s is down: %s", side, strings.Join(bad, "; "))
 		if !opt.Force {
@@ -85,12 +86,13 @@ func SwitchWith(ctx context.Context, inv *inventory.Inventory, side inventory.Si
 		if !opt.Confirm(fmt.Sprintf("%s. Users sent there will get errors. Type %q to switch anyway: ", down, side), string(side)) {
 			return &steps.RefusedError{What: what, Why: down + "; the confirmation was not typed", Fix: "nothing was changed"}
 		}
+		forced = true
 		if opt.Record != nil {
 			opt.Record(fmt.Sprintf("forced switch to %s by %s although %s", side, opt.Operator, down))
 		}
 	}
 	_, err = w.Nginx.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
-	if opt.Force && opt.Record != nil {
+	if forced && opt.Record != nil {
 		result := "done"
 		if err != nil {
 			result = "failed: " + err.Error()

@@ -115,6 +115,10 @@ func (b *Balancer) host() string { return b.inv.Balancer.Host }
 func (b *Balancer) tmpFile() string  { return b.file() + ".pitstop-new" }
 func (b *Balancer) prevFile() string { return b.file() + ".pitstop-prev" }
 
+// undoFile holds the content the file had before the switch under way; it becomes the previous file
+// only once the switch took effect, so a switch that is undone leaves the previous file as it was.
+func (b *Balancer) undoFile() string { return b.file() + ".pitstop-undo" }
+
 // read returns the upstream file's content as the runner streams it (lines joined with "\n").
 func (b *Balancer) read(ctx context.Context) (string, error) {
 	res, err := b.sh(ctx, "cat "+shell.Quote(b.file()))

@@ -15,27 +15,41 @@ import (
 const maxContent = 100 << 10
 
 // writeCommand replaces the upstream file with content atomically and keeps the current file as the
-// previous one. Each file is first copied with `cp -p` (so the new one keeps the old one's mode and
-// owner), then filled, then renamed over its target in the same directory: nginx never reads a
-// half-written file. On failure the temp file is removed.
+// undo file (see undoFile). Each file is first copied with `cp -p` (so the new one keeps the old one's
+// mode and owner), then filled, then renamed over its target in the same directory: nginx never reads
+// a half-written file. On failure the temp file is removed.
 //
-// keepPrev leaves the previous file as it is: when the file already holds content (a retry of a switch
-// that took effect, say), the file is not "the upstream live before this switch" and must not replace
-// the one that was.
+// keepPrev writes no undo file: the file already holds content (a retry of a switch that took
+// effect), and an undo writes that content back itself.
 func (b *Balancer) writeCommand(content string, keepPrev bool) string {
-	f, tmp, prev := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.prevFile())
+	f, tmp, undo := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.undoFile())
 	if keepPrev {
 		return fmt.Sprintf("cp -p %[1]s %[2]s && printf '%%s' %[3]s > %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }",
 			f, tmp, shell.Quote(content))
 	}
 	return fmt.Sprintf("cp -p %[1]s %[2]s && mv -f %[2]s %[3]s && cp -p %[1]s %[2]s && printf '%%s' %[4]s > %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }",
-		f, tmp, prev, shell.Quote(content))
+		f, tmp, undo, shell.Quote(content))
 }
 
-// restoreCommand puts the previous file back, atomically, and keeps it as the previous file too.
+// restoreCommand puts the content the file had before the switch back, atomically, and removes the
+// undo file: the previous file keeps the upstream live before the last switch that took effect.
 func (b *Balancer) restoreCommand() string {
-	f, tmp, prev := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.prevFile())
-	return fmt.Sprintf("cp -p %[3]s %[2]s && mv -f %[2]s %[1]s || { rc=$?; rm -f %[2]s; exit $rc; }", f, tmp, prev)
+	f, tmp, undo := shell.Quote(b.file()), shell.Quote(b.tmpFile()), shell.Quote(b.undoFile())
+	return fmt.Sprintf("cp -p %[3]s %[2]s && mv -f %[2]s %[1]s && rm -f %[3]s || { rc=$?; rm -f %[2]s; exit $rc; }", f, tmp, undo)
+}
+
+// commitCommand makes the undo file the previous file once a switch took effect.
+func (b *Balancer) commitCommand() string {
+	return fmt.Sprintf("mv -f %s %s", shell.Quote(b.undoFile()), shell.Quote(b.prevFile()))
+}
+
+// commit keeps the content the file had before this switch as the previous file.
+func (b *Balancer) commit(ctx context.Context) error {
+	res, err := b.sh(ctx, b.commitCommand())
+	if err != nil {
+		return fmt.Errorf("keep the previous upstream in %s on %s: %w%s", b.prevFile(), b.host(), err, res.tail())
+	}
+	return nil
 }
 
 // write replaces the upstream file with content.
@@ -54,7 +68,7 @@ func (b *Balancer) write(ctx context.Context, content string, keepPrev bool) err
 func (b *Balancer) restore(ctx context.Context) error {
 	res, err := b.sh(ctx, b.restoreCommand())
 	if err != nil {
-		return fmt.Errorf("restore %s from %s on %s: %w%s", b.file(), b.prevFile(), b.host(), err, res.tail())
+		return fmt.Errorf("restore %s from %s on %s: %w%s", b.file(), b.undoFile(), b.host(), err, res.tail())
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	ch.Before = before
 	if from, err := sideOf(b.inv, before); err != nil {
 		ch.From = "unknown"
-		say("%s on %s names no side of the inventory (%v); switching anyway, its content is kept in %s", b.file(), b.host(), err, b.prevFile())
+		say("%s on %s names no side of the inventory (%v); switching anyway, its content is kept in %s", b.file(), b.host(), err, b.undoFile())
 	} else {
 		ch.From, s.from = string(from), from
 		say("%s on %s sends traffic to %s", b.file(), b.host(), from)
@@ -82,7 +82,7 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	if same {
 		say("it already holds the %s upstream; writing and reloading anyway so that nginx surely runs it (%s keeps the upstream that was live before)", to, b.prevFile())
 	} else {
-		say("writing the %s upstream to %s (atomic rename; previous content kept in %s)", to, b.file(), b.prevFile())
+		say("writing the %s upstream to %s (atomic rename; previous content kept in %s until the switch took effect, then in %s)", to, b.file(), b.undoFile(), b.prevFile())
 	}
 	if err := b.write(ctx, ch.After, same); err != nil {
 		return s.writeFailed(ctx, err)
@@ -124,7 +124,7 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	if b.verify == nil {
 		say("traffic NOT verified: no probe verifier was given, so nothing proved that %s serves the requests", to)
 		say("%s is live (unverified)", to)
-		return ch, nil
+		return ch, s.commit(ctx)
 	}
 	say("waiting until probes through the balancer are served by %s (up to %s)", to, b.VerifyTimeout)
 	ev, err := b.verify.ServedBy(ctx, to, b.VerifyTimeout)
@@ -133,7 +133,7 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	}
 	say("verified: %s", ev)
 	say("%s is live", to)
-	return ch, nil
+	return ch, s.commit(ctx)
 }
 
 // cmdErr makes sure an error of command names the command and the host: a *steps.ExitError does.
@@ -204,6 +204,18 @@ type switcher struct {
 	same bool
 }
 
+// commit keeps the file's content before this switch, which took effect, as the previous file. A
+// failure is reported but does not undo the switch: users are where they should be.
+func (s *switcher) commit(ctx context.Context) error {
+	if s.same {
+		return nil
+	}
+	if err := s.b.commit(context.WithoutCancel(ctx)); err != nil {
+		s.say("WARNING: %v", err)
+	}
+	return nil
+}
+
 // fromName names what the file held before the switch.
 func (s *switcher) fromName() string {
 	if s.from == "" {
@@ -243,14 +255,14 @@ func (s *switcher) undo(ctx context.Context, stage string, cause error, r reload
 	defer cancel()
 	e := &SwitchError{To: s.to, Stage: stage, Err: cause}
 	s.say("FAILED while %s: %v", stage, cause)
-	s.say("undoing: restoring %s from %s", b.file(), b.prevFile())
+	s.say("undoing: restoring %s from %s", b.file(), b.undoFile())
 	restore := b.restore
 	if s.same {
 		restore = func(ctx context.Context) error { return b.write(ctx, s.ch.Before, true) }
 	}
 	if err := restore(uctx); err != nil {
 		e.State = fmt.Sprintf("restoring the previous upstream FAILED too (%v): %s still names %s and %s. Restore it by hand: cp -p %s %s && %s",
-			err, b.file(), s.to, describeNginx(r, s), b.prevFile(), b.file(), b.inv.Balancer.Reload)
+			err, b.file(), s.to, describeNginx(r, s), b.undoFile(), b.file(), b.inv.Balancer.Reload)
 		s.say("now: %s", e.State)
 		return *s.ch, e
 	}

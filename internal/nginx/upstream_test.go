@@ -107,14 +107,14 @@ func TestWriteIsExactAndAtomic(t *testing.T) {
 	if string(got) != content {
 		t.Errorf("file holds %q, want %q", got, content)
 	}
-	prev, _ := os.ReadFile(file + ".pitstop-prev")
+	prev, _ := os.ReadFile(file + ".pitstop-undo")
 	if string(prev) != "old\n" {
-		t.Errorf("previous file holds %q, want %q", prev, "old\n")
+		t.Errorf("undo file holds %q, want %q", prev, "old\n")
 	}
 	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o640 {
 		t.Errorf("file mode %v, want the original 0640", fi.Mode().Perm())
 	}
-	requireFiles(t, dir, "up stream's.conf", "up stream's.conf.pitstop-prev")
+	requireFiles(t, dir, "up stream's.conf", "up stream's.conf.pitstop-undo")
 
 	if err := b.restore(context.Background()); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,8 @@ func TestWriteIsExactAndAtomic(t *testing.T) {
 	if got, _ := os.ReadFile(file); string(got) != "old\n" {
 		t.Errorf("after restore the file holds %q", got)
 	}
-	requireFiles(t, dir, "up stream's.conf", "up stream's.conf.pitstop-prev")
+	// An undone write leaves no trace: the previous file is not touched.
+	requireFiles(t, dir, "up stream's.conf")
 }
 
 func TestWriteFailureLeavesNoTempFile(t *testing.T) {
