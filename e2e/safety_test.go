@@ -63,7 +63,6 @@ func (l *testLab) switchTo(t *testing.T, side inventory.Side, opt live.SwitchOpt
 	return out.String(), err
 }
 
-
 // requireFail fails unless check's output has a FAIL line containing every want.
 func requireFail(t *testing.T, out string, want ...string) {
 	t.Helper()
