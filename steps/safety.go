@@ -154,11 +154,11 @@ func (e *Engine) downWhy(host string) string {
 	if !ok {
 		return ""
 	}
-	how := "ran"
+	how := "succeeded"
 	if lc.failed {
 		how = "failed"
 	}
-	return fmt.Sprintf(" (the last command this run ran there, `%s` in step %q, %s, and nothing started it again)", lc.cmd, lc.step, how)
+	return fmt.Sprintf(" (the last command this run ran there was `%s` in step %q, and it %s)", lc.cmd, lc.step, how)
 }
 
 // describeDown is SideDown with each host's down reason extended by what this run did to it.
