@@ -79,7 +79,7 @@ func startRun(t *testing.T, inv *inventory.Inventory, o runOptions) *run {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	w, err := live.OpenLocked(ctx, inv, live.Options{})
+	w, err := live.OpenLocked(ctx, inv, live.Options{Operator: "e2e"})
 	if err != nil {
 		cancel()
 		t.Fatalf("live.OpenLocked: %v", err)

@@ -91,6 +91,7 @@ type Engine struct {
 	inflight    map[string]string      // host → the command running there (under busyMu)
 	lastCmd     map[string]lastCommand // host → the newest command this run ran there (under busyMu)
 	queue       decisionQueue          // decisions not yet taken by the engine: never dropped
+	lockNoted   bool                   // the loss of the lock was announced
 }
 
 // New returns an engine ready to run plan.
@@ -444,6 +445,11 @@ func (e *Engine) next(ctx context.Context) []string {
 	}
 	for _, l := range e.last.Lags {
 		if l.Paused {
+			if e.live == inventory.Backup && e.inv.SideOf(l.To) == inventory.Backup {
+				// Resuming now would bring production's migration to the old app users are on.
+				out = append(out, fmt.Sprintf("replay PAUSED on %s, which users read now: resume it only once users are back on production (in psql on %s run SELECT pg_wal_replay_resume();)", l.To, l.To))
+				continue
+			}
 			out = append(out, PausedText(l.To))
 		}
 		if l.Kind == Logical {

@@ -42,7 +42,7 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 	}
 	var conds []Condition
 	if kind == GateConfirm {
-		conds = st.Gate.Conditions
+		conds = e.withLock(st, st.Gate.Conditions)
 		for _, c := range conds {
 			delete(e.streaks, c.key())
 		}
@@ -294,6 +294,8 @@ func (e *Engine) check(c Condition, counting bool) ConditionState {
 		}
 		cs.Value = fmt.Sprintf("%d on %s, %d elsewhere", on, c.Side, off)
 		cs.OK = on > 0 && off == 0
+	case CondLock:
+		cs = e.checkLock(cs)
 	case CondLive:
 		cs.Label = fmt.Sprintf("the balancer sends users to %s", c.Side)
 		cs.Value = "live: " + string(e.live)

@@ -61,6 +61,7 @@ func (e *Engine) apply(r Readings) {
 	r.Hosts = e.hostStates(r)
 	e.last = r
 	e.emit(Event{Kind: EvReadings, Readings: &r})
+	e.noteLockLoss()
 }
 
 // hostStates derives each host's badges from the readings and the engine's own record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -174,7 +175,7 @@ func (e *Engine) describeDown(bad []string) string {
 // guard checks the world right before st runs and returns a *RefusedError when running it now would
 // hurt users or lose data. It runs on the engine's goroutine.
 func (e *Engine) guard(ctx context.Context, st *Step) error {
-	if err := e.lockLost(); err != nil && st.Action != ActPreflight && st.Action != ActWaitSync && st.Action != ActVerifyTraffic && st.Action != ActVerifyDirect {
+	if err := e.lockLost(); err != nil && changes(st) {
 		return &RefusedError{What: st.Title, Why: err.Error(), Fix: "nothing more is changed by this run: find out who took the lock (pitstop check names the owner), then start a new run"}
 	}
 	switch st.Action {
@@ -216,6 +217,48 @@ func containsHost(hosts []string, h string) bool {
 		}
 	}
 	return false
+}
+
+// CondLock holds while this run holds Pitstop's lock (World.Lock); the engine adds it to the gate of
+// every step that changes something, so a lost lock stops the run at the next gate, on screen.
+const CondLock CondKind = "lock"
+
+// withLock adds CondLock to the conditions of a step that changes something, when the world has a lock.
+func (e *Engine) withLock(st *Step, conds []Condition) []Condition {
+	if e.world.Lock == nil || !changes(st) {
+		return conds
+	}
+	return append(slices.Clone(conds), Condition{Kind: CondLock})
+}
+
+// changes reports whether st changes anything in the world.
+func changes(st *Step) bool {
+	switch st.Action {
+	case ActPreflight, ActWaitSync, ActVerifyTraffic, ActVerifyDirect:
+		return false
+	}
+	return true
+}
+
+// checkLock evaluates CondLock.
+func (e *Engine) checkLock(cs ConditionState) ConditionState {
+	cs.Label = "this run holds the pitstop lock"
+	cs.Value, cs.OK = "held", true
+	if err := e.lockLost(); err != nil {
+		cs.Value, cs.OK = "LOST: "+err.Error()+"; no further change is made: start a new run once you know who holds it", false
+	}
+	return cs
+}
+
+// noteLockLoss says once, as soon as a reading shows it, that the lock was lost.
+func (e *Engine) noteLockLoss() {
+	if e.lockNoted {
+		return
+	}
+	if err := e.lockLost(); err != nil {
+		e.lockNoted = true
+		e.emit(Event{Kind: EvNotice, Text: "PITSTOP LOCK LOST: " + err.Error() + "; this run makes no further change (the next gate will not open)"})
+	}
 }
 
 // lockLost reports whether the world's lock (when it has one) was lost.

@@ -100,7 +100,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer w.Close()
 		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 	}
-	w, err := live.OpenLocked(ctx, inv, live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}})
+	lopt := live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}, Operator: f.operator,
+		Note: func(l string) { fmt.Fprintln(stderr, "pitstop run: note:", l) }}
+	if isTerminal() {
+		lopt.ConfirmTakeover = takeoverPrompt(stdout)
+	}
+	w, err := live.OpenLocked(ctx, inv, lopt)
 	if err != nil {
 		s.abandon()
 		fmt.Fprintln(stderr, "pitstop run:", err)

@@ -35,14 +35,12 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	opt := live.SwitchOptions{Force: *force, Operator: *operator}
+	opt := live.SwitchOptions{Force: *force, Operator: *operator, Note: func(l string) { fmt.Fprintln(stderr, "pitstop switch: note:", l) }}
+	if isTerminal() {
+		opt.ConfirmTakeover = takeoverPrompt(stdout)
+	}
 	if *force && isTerminal() {
-		in := bufio.NewReader(os.Stdin)
-		opt.Confirm = func(prompt, want string) bool {
-			fmt.Fprint(stdout, prompt)
-			line, _ := in.ReadString('\n')
-			return strings.TrimSpace(line) == want
-		}
+		opt.Confirm = func(prompt, want string) bool { return typed(stdout, prompt, want) }
 		path := defaultJournal(inv.Name, "switch")
 		opt.Record = func(line string) {
 			j, err := steps.OpenJournal(path)
@@ -60,4 +58,21 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// stdin is read by every typed confirmation of this process, through one buffer.
+var stdin = bufio.NewReader(os.Stdin)
+
+// typed prints prompt and reports whether the operator typed want.
+func typed(stdout io.Writer, prompt, want string) bool {
+	fmt.Fprint(stdout, prompt)
+	line, _ := stdin.ReadString('\n')
+	return strings.TrimSpace(line) == want
+}
+
+// takeoverPrompt asks, naming the owner, before a stale pitstop lock is taken over.
+func takeoverPrompt(stdout io.Writer) func(question string) bool {
+	return func(q string) bool {
+		return typed(stdout, q+" Type \"take over\" to take it over: ", "take over")
+	}
 }

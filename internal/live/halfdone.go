@@ -43,3 +43,18 @@ func checkApps(ctx context.Context, w *World, inv *inventory.Inventory, live inv
 		report(false, "users", errors.New("users are on the backup (read-only or a promoted copy), not on production; "+fix))
 	}
 }
+
+// checkLock reports a stale pitstop lock (its owner is gone) as a failure, and a held one as a note.
+func checkLock(ctx context.Context, w *World, out func(string), report func(bool, string, error)) {
+	held, err := w.Nginx.ReadLock(ctx)
+	switch {
+	case err != nil:
+		report(false, "pitstop lock", err)
+	case held == nil:
+		report(true, fmt.Sprintf("pitstop lock: free (%s on %s)", w.Nginx.LockFile(), w.inv.Balancer.Host), nil)
+	case held.Stale != "":
+		report(false, "pitstop lock", fmt.Errorf("%s on %s names %s, and it looks stale (%s): the next pitstop run or switch in a terminal asks to take it over", held.File, held.Host, held.Owner, held.Stale))
+	default:
+		out(fmt.Sprintf("note  a pitstop run holds the lock: %s (%s on %s)", held.Owner, held.File, held.Host))
+	}
+}

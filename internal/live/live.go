@@ -27,6 +27,14 @@ type Options struct {
 	Parallel int
 	// Remote tunes SSH.
 	Remote remote.Options
+	// Operator names who drives, written into Pitstop's lock (default: "operator").
+	Operator string
+	// ConfirmTakeover asks the operator, in a terminal, whether to take over a stale lock; the
+	// question names its owner. Without it a stale lock is refused like a live one.
+	ConfirmTakeover func(question string) bool
+	// Note receives what the lock could not do but the run can go on without (the database layer
+	// when production's database is down).
+	Note func(line string)
 }
 
 // World is the real adapters for one inventory.
@@ -37,6 +45,7 @@ type World struct {
 	DB     *postgres.Cluster
 	Probe  *probe.Prober
 	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
+	lock   *lockHold
 	closed sync.Once
 }
 
@@ -72,22 +81,11 @@ func dialHost(inv *inventory.Inventory, hosts *remote.Pool) func(host string) po
 
 // Ports returns the world as the engine sees it.
 func (w *World) Ports() steps.World {
-	return steps.World{Hosts: w.Hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
-}
-
-// OpenLocked is Open, then takes Pitstop's advisory lock on the production database, so that two
-// cockpits (or a cockpit and pitstop switch) cannot drive one primary: what changes anything opens
-// the world this way. Close releases the lock.
-func OpenLocked(ctx context.Context, inv *inventory.Inventory, opt Options) (*World, error) {
-	w, err := Open(ctx, inv, opt)
-	if err != nil {
-		return nil, err
+	pw := steps.World{Hosts: w.Hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
+	if w.lock != nil {
+		pw.Lock = w.lock
 	}
-	if w.unlock, err = w.DB.Lock(ctx, inv.Sides.Production.Database); err != nil {
-		w.Close()
-		return nil, err
-	}
-	return w, nil
+	return pw
 }
 
 // Close releases the lock, if held, stops the probe and closes every connection.
@@ -180,6 +178,7 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 		report(err == nil, "users: "+proof, err)
 	}
 	checkApps(ctx, w, inv, side, report)
+	checkLock(ctx, w, func(l string) { mu.Lock(); fmt.Fprintln(out, l); mu.Unlock() }, report)
 
 	for _, err := range w.DB.Check(ctx) {
 		report(false, "databases", err)

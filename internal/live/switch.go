@@ -22,6 +22,9 @@ type SwitchOptions struct {
 	Confirm func(prompt, want string) bool
 	// Record receives one line for the record (the journal) when a switch is forced.
 	Record func(line string)
+	// ConfirmTakeover and Note are passed to OpenLocked (see Options).
+	ConfirmTakeover func(question string) bool
+	Note            func(line string)
 }
 
 // Switch is SwitchWith without force.
@@ -38,7 +41,7 @@ func Switch(ctx context.Context, inv *inventory.Inventory, side inventory.Side, 
 // (unless forced and confirmed). It holds Pitstop's lock, so it cannot race a cockpit driving the
 // same inventory. Each stage is written to out as a line.
 func SwitchWith(ctx context.Context, inv *inventory.Inventory, side inventory.Side, out io.Writer, opt SwitchOptions) error {
-	w, err := OpenLocked(ctx, withoutWrites(inv), Options{})
+	w, err := OpenLocked(ctx, withoutWrites(inv), Options{Operator: opt.Operator, ConfirmTakeover: opt.ConfirmTakeover, Note: opt.Note})
 	if err != nil {
 		return err
 	}

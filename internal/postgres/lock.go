@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // lockKey is Pitstop's session advisory lock: the bytes of "pitstop".
@@ -16,6 +18,15 @@ const lockKey int64 = 0x70697473746f70
 // client address, since when). Advisory locks live in one database: both cockpits must use the
 // database the inventory names. If that connection drops, the lock is lost with it.
 func (c *Cluster) Lock(ctx context.Context, host string) (release func(), err error) {
+	l, err := c.LockSession(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	return l.Release, nil
+}
+
+// LockSession is Lock, returning the handle so that the caller can watch the lock (Alive).
+func (c *Cluster) LockSession(ctx context.Context, host string) (*DBLock, error) {
 	n, err := c.node(host)
 	if err != nil {
 		return nil, err
@@ -46,17 +57,51 @@ func (c *Cluster) Lock(ctx context.Context, host string) (release func(), err er
 		if err != nil {
 			return nil, fmt.Errorf("postgres on %s: %w (the holder could not be identified: %v)", host, ErrLocked, scrub(err, n.secret))
 		}
-		return nil, fmt.Errorf("postgres on %s: %w: session pid %d, application %q, user %s, from %s, connected since %s; stop that cockpit, or end its session with SELECT pg_terminate_backend(%d)",
-			host, ErrLocked, pid, app, user, addr, since.Format(time.RFC3339), pid)
+		// Never advise ending that session: the run holding it would carry on without its lock.
+		return nil, fmt.Errorf("postgres on %s: %w: session pid %d, application %q, user %s, from %s, connected since %s; wait until that run ends, or stop it there (quit its cockpit)",
+			host, ErrLocked, pid, app, user, addr, since.Format(time.RFC3339))
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), c.opt.QueryTimeout)
-			defer cancel()
-			// Closing the session releases the lock even when the unlock fails.
-			_, _ = conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockKey)
-			conn.Close(ctx)
-		})
-	}, nil
+	return &DBLock{host: host, conn: conn, timeout: c.opt.QueryTimeout, secret: n.secret}, nil
+}
+
+// DBLock is Pitstop's advisory lock held on its own session. Alive tells whether that session still
+// holds it: the lock lives as long as the connection, and pg_terminate_backend frees it silently.
+type DBLock struct {
+	host    string
+	mu      sync.Mutex
+	conn    *pgx.Conn
+	timeout time.Duration
+	secret  string
+	once    sync.Once
+}
+
+// Alive checks, on the lock's own session, that the lock is still held.
+func (l *DBLock) Alive(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	var held bool
+	err := l.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+		AND classid::bigint = $1 AND objid::bigint = $2)`, lockKey>>32, lockKey&0xffffffff).Scan(&held)
+	switch {
+	case err != nil:
+		return fmt.Errorf("its session on %s ended (%v)", l.host, scrub(err, l.secret))
+	case !held:
+		return fmt.Errorf("its session on %s no longer holds the advisory lock", l.host)
+	}
+	return nil
+}
+
+// Release gives the lock back and closes its session.
+func (l *DBLock) Release() {
+	l.once.Do(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		defer cancel()
+		// Closing the session releases the lock even when the unlock fails.
+		_, _ = l.conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockKey)
+		l.conn.Close(ctx)
+	})
 }
