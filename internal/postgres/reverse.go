@@ -181,8 +181,14 @@ func (c *Cluster) StartCapture(ctx context.Context, host string) error {
 				return n.fail("CREATE PUBLICATION "+reverseName, err)
 			}
 		}
-		if _, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", reverseName); err != nil {
+		var slotLSN string
+		if err := conn.QueryRow(ctx, "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", reverseName).Scan(&slotLSN); err != nil {
 			return n.fail("create logical replication slot "+reverseName, err)
+		}
+		if err := proveNoGap(ctx, conn, host, slotLSN); err != nil {
+			// Nothing is captured half: a retry starts over and looks again.
+			_, _ = conn.Exec(ctx, dropCaptureSQL)
+			return err
 		}
 		return nil
 	})
