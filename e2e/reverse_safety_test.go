@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/live"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -92,10 +93,21 @@ func TestReverseSyncSkipsNeverRebuildABackupAhead(t *testing.T) {
 	if !strings.Contains(next, "do NOT send users to production") {
 		t.Errorf("next does not warn that the backup is ahead:\n%s", next)
 	}
+	// Outside the run, `pitstop switch` refuses too; only the typed phrase naming the amount discards.
+	r.world.Close()
+	if _, err := l.switchTo(t, inventory.Production, live.SwitchOptions{}); !errors.Is(err, steps.ErrRefused) ||
+		!strings.Contains(err.Error(), "db-backup was promoted and holds users' writes that db-prod does not have") {
+		t.Errorf("switch to production away from the backup's writes: %v", err)
+	}
+	var asked, recorded string
+	if _, err := l.switchTo(t, inventory.Production, live.SwitchOptions{DiscardBackupWrites: true, Operator: "alice",
+		Confirm: func(prompt, want string) bool { asked = want; return true }, Record: func(s string) { recorded += s + "\n" }}); err != nil {
+		t.Errorf("switch with the discard typed: %v", err)
+	}
+	if !strings.HasPrefix(asked, "discard ") || !strings.Contains(asked, "bytes") || !strings.Contains(recorded, "alice typed") {
+		t.Errorf("discard phrase %q, record %q", asked, recorded)
+	}
 	rep := load.Stop()
 	s := logLoad(t, rep)
 	t.Logf("figures: %d failed reads of %d", s.FailedReads, s.Reads)
-	if got := upstreamFile(t, l); got != l.Inv.Upstream(inventory.Backup) {
-		t.Errorf("users were moved off the backup that holds their writes")
-	}
 }

@@ -72,7 +72,7 @@ func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {
 				cancel()
 			case d.Kind == Rollback && e.canRollback():
 				// The step is stopped first, so nothing it does races the rollback.
-				if !d.Force && e.askRollback(ctx, st, e.prev) {
+				if !e.discardConfirmed(st, d) || (!d.Force && e.askRollback(ctx, st, e.prev)) {
 					continue
 				}
 				cancel()

@@ -92,6 +92,7 @@ type Engine struct {
 	lastCmd     map[string]lastCommand // host → the newest command this run ran there (under busyMu)
 	queue       decisionQueue          // decisions not yet taken by the engine: never dropped
 	lockNoted   bool                   // the loss of the lock was announced
+	discardAsk  string                 // the phrase the last discard question asked the operator to type
 }
 
 // New returns an engine ready to run plan.

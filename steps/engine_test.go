@@ -411,7 +411,7 @@ func TestRollbackAsksWhenBackupTookWrites(t *testing.T) {
 	r.confirmUntil("unfence-production")
 	r.decide("unfence-production", Rollback)
 	ask := r.waitFor("rollback-ask", func(ev Event) bool { return ev.Kind == EvRollbackAsk })
-	for _, want := range []string{"db-b was promoted", "writes", "db-p does not have them", "Roll back anyway?"} {
+	for _, want := range []string{"db-b was promoted", "writes", "db-p does not have", "type: discard "} {
 		if !strings.Contains(ask.Text, want) {
 			t.Errorf("ask %q lacks %q", ask.Text, want)
 		}
@@ -422,7 +422,15 @@ func TestRollbackAsksWhenBackupTookWrites(t *testing.T) {
 	if f.side() != inventory.Backup {
 		t.Fatal("rolled back without asking")
 	}
+	// Force alone does not discard the backup's writes: the operator types the phrase naming them.
 	r.eng.Decide(Decision{Kind: Rollback, By: "tester", StepID: "unfence-production", Force: true})
+	ask = r.waitFor("discard question", func(ev Event) bool { return ev.Kind == EvRollbackAsk && strings.Contains(ev.Text, "type: discard ") })
+	if f.side() != inventory.Backup {
+		t.Fatal("rolled back away from the backup's writes on Force alone")
+	}
+	phrase := ask.Text[strings.Index(ask.Text, "type: ")+len("type: "):]
+	r.eng.Decide(Decision{Kind: Rollback, By: "tester", StepID: "unfence-production", Force: true, Discard: phrase})
+	r.waitFor("discard recorded", func(ev Event) bool { return ev.Kind == EvNotice && strings.Contains(ev.Text, "tester typed \""+phrase+"\"") })
 	r.waitFor("rolled back", func(ev Event) bool { return ev.Kind == EvRolledBack })
 	if f.side() != inventory.Production {
 		t.Fatal("forced rollback did not happen")

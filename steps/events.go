@@ -140,6 +140,10 @@ type Decision struct {
 	By string `json:"by"`
 	// Force confirms a rollback to an upstream that is failing its probes.
 	Force bool `json:"force,omitempty"`
+	// Discard is what the operator typed to roll back away from a promoted backup that holds users'
+	// writes production lacks: it must be the phrase the engine asked for (EvRollbackAsk), which
+	// names the amount. Force alone does not discard writes.
+	Discard string `json:"discard,omitempty"`
 	// StepID, when set, is the step the decision was made for; a decision for a gate that is no longer
 	// waiting is ignored, so two operators pressing keys at once cannot confirm the next gate by accident.
 	StepID string `json:"step,omitempty"`

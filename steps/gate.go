@@ -121,6 +121,9 @@ func (e *Engine) canRollback() bool { return e.prev != "" && e.prev != e.live }
 // previous side fails its direct checks and d is not forced, it asks (EvRollbackAsk) instead.
 func (e *Engine) rollback(ctx context.Context, st *Step, d Decision) bool {
 	to := e.prev
+	if !e.discardConfirmed(st, d) {
+		return false
+	}
 	if !d.Force && e.askRollback(ctx, st, to) {
 		return false
 	}

@@ -285,3 +285,27 @@ func (e *Engine) backToProduction(ctx context.Context) string {
 	}
 	return "users are on the backup: to send them back to production, verified by probes as a rollback is: " + sw
 }
+
+// discardConfirmed reports whether a rollback may go on as far as the promoted backup's writes are
+// concerned: always, unless users would leave a promoted backup that holds writes production lacks.
+// Then only a decision carrying the phrase asked for (naming the amount) goes on, and it is recorded;
+// any other asks (EvRollbackAsk) for that phrase.
+func (e *Engine) discardConfirmed(st *Step, d Decision) bool {
+	back, prod := e.inv.Sides.Backup.Database, e.inv.Sides.Production.Database
+	if !e.backupAhead || e.live != inventory.Backup || !e.promoted[back] {
+		return true
+	}
+	if e.discardAsk != "" && d.Discard == e.discardAsk {
+		e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("%s typed %q: users leave %s, and its writes that %s lacks are discarded for them (they stay on %s until it is rebuilt)", d.By, d.Discard, back, prod, back)})
+		e.discardAsk = ""
+		return true
+	}
+	amount := "every write users made there since the switch"
+	if l, ok := e.lag(back, prod); ok && l.Kind == Logical && (l.Err == "" || l.Replay > 0) {
+		amount = fmt.Sprintf("%d bytes of WAL not yet applied on %s", l.Replay, prod)
+	}
+	e.discardAsk = "discard " + amount
+	e.emit(Event{Kind: EvRollbackAsk, StepID: st.ID, Text: fmt.Sprintf("%s was promoted and holds users' writes that %s does not have (%s). A rollback sends users to %s without them. To do it anyway, type: %s",
+		back, prod, amount, prod, e.discardAsk)})
+	return false
+}

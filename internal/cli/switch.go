@@ -21,6 +21,7 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	to := fs.String("to", "", "the `SIDE` to make live: production or backup")
 	force := fs.Bool("force", false, "switch even though the side's app hosts fail their direct checks (asks you to type the side's name; recorded in the journal)")
 	operator := fs.String("operator", defaultOperator(), "who is switching, recorded with a forced switch")
+	discard := fs.Bool("discard-backup-writes", false, "take users away from a promoted backup that holds writes production lacks (asks you to type a phrase naming how much; recorded in the journal)")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
@@ -35,11 +36,11 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	opt := live.SwitchOptions{Force: *force, Operator: *operator, Note: func(l string) { fmt.Fprintln(stderr, "pitstop switch: note:", l) }}
+	opt := live.SwitchOptions{Force: *force, DiscardBackupWrites: *discard, Operator: *operator, Note: func(l string) { fmt.Fprintln(stderr, "pitstop switch: note:", l) }}
 	if isTerminal() {
 		opt.ConfirmTakeover = takeoverPrompt(stdout)
 	}
-	if *force && isTerminal() {
+	if (*force || *discard) && isTerminal() {
 		opt.Confirm = func(prompt, want string) bool { return typed(stdout, prompt, want) }
 		path := defaultJournal(inv.Name, "switch")
 		opt.Record = func(line string) {

@@ -22,6 +22,9 @@ type SwitchOptions struct {
 	Confirm func(prompt, want string) bool
 	// Record receives one line for the record (the journal) when a switch is forced.
 	Record func(line string)
+	// DiscardBackupWrites lets a switch take users away from a promoted backup that holds writes
+	// production lacks, after the operator typed the phrase naming how much (Confirm); it is recorded.
+	DiscardBackupWrites bool
 	// ConfirmTakeover and Note are passed to OpenLocked (see Options).
 	ConfirmTakeover func(question string) bool
 	Note            func(line string)
@@ -62,6 +65,13 @@ func SwitchWith(ctx context.Context, inv *inventory.Inventory, side inventory.Si
 		fmt.Fprintf(out, "%s names %s but users are served by %s: writing %s makes the file agree with the traffic\n", inv.Balancer.File, file, served, side)
 	default:
 		fmt.Fprintf(out, "users are served by %s, as %s says\n", served, inv.Balancer.File)
+	}
+	on := served
+	if on == "" {
+		on = file
+	}
+	if err := backupAhead(ctx, w, inv, side, on, opt, out); err != nil {
+		return err
 	}
 	checks := steps.CheckSide(ctx, w.Probe, inv, side)
 	var bad []string
@@ -119,4 +129,60 @@ func servedSide(ctx context.Context, w *World, d time.Duration) inventory.Side {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// backupAhead refuses a switch that takes users (now on side `on`) away from a promoted backup whose
+// writes production does not have: the reverse sync's lag is not zero, or there is no reverse sync to
+// tell. With DiscardBackupWrites and the typed phrase naming the amount, it lets the switch go on and
+// records it.
+func backupAhead(ctx context.Context, w *World, inv *inventory.Inventory, to, on inventory.Side, opt SwitchOptions, out io.Writer) error {
+	back, prod := inv.Sides.Backup.Database, inv.Sides.Production.Database
+	if on != inventory.Backup || to == inventory.Backup || back == "" {
+		return nil
+	}
+	lags, err := w.DB.Replication(ctx)
+	if err != nil {
+		return nil // nothing proves the backup was promoted; the switch's own checks go on
+	}
+	promoted := true
+	amount := "every write users made on " + back + " since it was promoted"
+	for _, l := range lags {
+		switch {
+		case l.Kind == steps.Physical && l.To == back && l.Err == "":
+			promoted = false // still a standby of production: it holds nothing production lacks
+		case l.Kind == steps.Logical && l.From == back && l.To == prod && (l.Err == "" || l.Replay > 0):
+			if l.Replay == 0 {
+				return nil // the reverse sync has drained: production has every write
+			}
+			amount = fmt.Sprintf("%d bytes of %s's WAL not yet applied on %s", l.Replay, back, prod)
+		}
+	}
+	if !promoted || !standbyPromoted(ctx, w, back) {
+		return nil
+	}
+	what := "switch to " + string(to)
+	why := fmt.Sprintf("%s was promoted and holds users' writes that %s does not have (%s)", back, prod, amount)
+	phrase := "discard " + amount
+	if !opt.DiscardBackupWrites || opt.Confirm == nil {
+		return &steps.RefusedError{What: what, Why: why,
+			Fix: fmt.Sprintf("let the reverse sync drain into %s first (see docs/safety.md#backup-ahead); to throw those writes away for users: pitstop switch -i %s --to %s --discard-backup-writes (in a terminal; asks you to type %q)", prod, inv.Source, to, phrase)}
+	}
+	if !opt.Confirm(why+". Type \""+phrase+"\" to switch anyway: ", phrase) {
+		return &steps.RefusedError{What: what, Why: why + "; the confirmation was not typed", Fix: "nothing was changed"}
+	}
+	if opt.Record != nil {
+		opt.Record(fmt.Sprintf("%s typed %q: switch to %s away from %s, whose writes %s lacks", opt.Operator, phrase, to, back, prod))
+	}
+	fmt.Fprintf(out, "discarding for users: %s\n", amount)
+	return nil
+}
+
+// standbyPromoted asks host directly whether it is out of recovery (a primary).
+func standbyPromoted(ctx context.Context, w *World, host string) bool {
+	for _, s := range w.DB.HalfDone(ctx) {
+		if strings.HasPrefix(s, host+" is a primary") {
+			return true
+		}
+	}
+	return false
 }
