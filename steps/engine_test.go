@@ -430,7 +430,9 @@ func TestRollbackAsksWhenBackupTookWrites(t *testing.T) {
 	}
 	phrase := ask.Text[strings.Index(ask.Text, "type: ")+len("type: "):]
 	r.eng.Decide(Decision{Kind: Rollback, By: "tester", StepID: "unfence-production", Force: true, Discard: phrase})
-	r.waitFor("discard recorded", func(ev Event) bool { return ev.Kind == EvNotice && strings.Contains(ev.Text, "tester typed \""+phrase+"\"") })
+	r.waitFor("discard recorded", func(ev Event) bool {
+		return ev.Kind == EvNotice && strings.Contains(ev.Text, "tester typed \""+phrase+"\"")
+	})
 	r.waitFor("rolled back", func(ev Event) bool { return ev.Kind == EvRolledBack })
 	if f.side() != inventory.Production {
 		t.Fatal("forced rollback did not happen")
