@@ -232,3 +232,27 @@ func TestReverseSyncSkipsNeverLoseBackupWrites(t *testing.T) {
 		t.Errorf("rebuild of a backup that is ahead: %v", err)
 	}
 }
+
+// watch prints readings with FormatReadings: a paused standby reads "replay PAUSED" with the fix.
+func TestFormatReadingsSaysReplayPaused(t *testing.T) {
+	s := FormatReadings(&Readings{Lags: []Lag{{From: "db-p", To: "db-b", Kind: Physical, Streaming: true, Replay: 6 << 10, Paused: true}}})
+	if !strings.Contains(s, "replay PAUSED on db-b") || !strings.Contains(s, "SELECT pg_wal_replay_resume();") {
+		t.Errorf("readings line %q", s)
+	}
+}
+
+func TestVersionSplit(t *testing.T) {
+	cases := []struct {
+		checks []HostCheck
+		want   string
+	}{
+		{[]HostCheck{{Host: "a", OK: true, Version: "v1"}, {Host: "b", OK: true, Version: "v1"}}, ""},
+		{[]HostCheck{{Host: "a", OK: true, Version: "v1"}, {Host: "b", OK: true, Version: "v2"}}, "a on v1; b on v2"},
+		{[]HostCheck{{Host: "a", OK: true, Version: "v1"}, {Host: "b", Err: "down"}}, ""},
+	}
+	for _, c := range cases {
+		if got := VersionSplit(c.checks); got != c.want {
+			t.Errorf("VersionSplit(%v) = %q, want %q", c.checks, got, c.want)
+		}
+	}
+}
