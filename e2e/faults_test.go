@@ -17,9 +17,11 @@ import (
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
-// TestBadCandidateConfig: the backup app's serve address names a host that does not resolve, so the
-// candidate upstream fails `nginx -t` ("host not found in upstream"). The switch fails, the previous
-// upstream stays in place and live, and every user request is still served by production.
+// TestBadCandidateConfig: the backup app's serve address names a host that does not resolve. The
+// switch checks the backup's app hosts directly before it writes anything, finds app-b1 unreachable
+// and refuses (the candidate would also fail `nginx -t` with "host not found in upstream", see
+// internal/nginx's TestSwitchRejectedByNginxTest): the previous upstream stays in place and live, and
+// every user request is still served by production.
 func TestBadCandidateConfig(t *testing.T) {
 	l := startLab(t, baseBadConfig, false)
 	before := upstreamFile(t, l)
@@ -36,8 +38,8 @@ func TestBadCandidateConfig(t *testing.T) {
 	if !errors.As(err, &se) || se.StepID != "switch-to-backup" {
 		t.Fatalf("Run: %v; want the switch-to-backup step to fail", err)
 	}
-	if !strings.Contains(err.Error(), "host not found in upstream") {
-		t.Errorf("the error does not quote nginx -t: %v", err)
+	if !errors.Is(err, steps.ErrRefused) || !strings.Contains(err.Error(), "backup is down: app-b1") {
+		t.Errorf("the error does not refuse the unreachable backup, naming app-b1: %v", err)
 	}
 	if got := upstreamFile(t, l); got != before {
 		t.Errorf("upstream file after the failed switch:\n%s\nwant the previous one:\n%s", got, before)

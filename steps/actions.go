@@ -420,6 +420,9 @@ func (e *Engine) stepError(st *Step, err error) *StepError {
 	case errors.As(err, &xe):
 		se.Advice = fmt.Sprintf("read the output of %s above and fix the cause on the host", xe.Host)
 		keys = "then retry (r)"
+	case errors.Is(err, ErrRefused):
+		se.Advice = "nothing was changed"
+		keys = "then retry (r)"
 	case errors.Is(err, errGateTimeout):
 		se.Advice = "find out why the condition does not hold"
 		keys = "then retry (r) to wait again, or abort (a)"
