@@ -436,9 +436,9 @@ func (e *Engine) next() []string {
 	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
 	switch {
 	case e.backupAhead:
-		out = append(out, fmt.Sprintf("%s holds users' writes that %s does not have: do NOT send users to production and do NOT rebuild %s until those writes are in %s; keep users on the backup meanwhile. A new run cannot pick this up: bring them over by hand with the reverse sync's own SQL (pitstop plan -i %s --plan reverse-sync shows it) and watch it catch up with pitstop watch -i %s", back, prod, back, prod, e.inv.Source, e.inv.Source))
+		out = append(out, e.backupAheadNext(prod, back))
 	case e.live == inventory.Backup:
-		out = append(out, fmt.Sprintf("users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i %s --to production", e.inv.Source))
+		out = append(out, e.onBackupNext())
 	}
 	for _, l := range e.last.Lags {
 		if l.Paused {

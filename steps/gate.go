@@ -334,7 +334,7 @@ func (e *Engine) changes(st *Step) []string {
 	case ActPreflight, ActWaitSync, ActVerifyTraffic, ActVerifyDirect:
 		return nil
 	}
-	return []string{fmt.Sprintf("%s: %s", strings.Join(st.Hosts, ", "), DatabaseAction(st))}
+	return []string{onHosts(st)}
 }
 
 // diffLines is a line diff of two short files: unchanged lines prefixed "  ", removed "- ", added "+ ".

@@ -86,7 +86,7 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
 	if withInventory {
-		fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+		inventoryVar(fs, &f.inventory, "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	}
 	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
 	fs.BoolVar(&f.autoApprove, "auto-approve", false, "no screen: confirm each gate once its conditions hold, stop at the first failure, print one line per event")

@@ -23,7 +23,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("demo", "demo [-i FILE] [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
 	f.register(fs, false)
-	file := fs.String("i", "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
+	file := inventoryFlag(fs, "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
 	faultName := fs.String("fault", "", "inject a fault `NAME` to rehearse:"+faultNames())
 	speed := fs.Float64("speed", 0, "run simulated time N times faster, from 0.1 to 1000 (default 1 in the cockpit, 4 with --auto-approve)")
 	seed := fs.Int64("seed", 0, "random seed of the simulation (0: from the clock)")

@@ -10,7 +10,7 @@ import (
 
 func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("switch", "switch -i FILE --to production|backup", stderr)
-	file := fs.String("i", "", "inventory `FILE`")
+	file := inventoryFlag(fs, "", "inventory `FILE`")
 	to := fs.String("to", "", "the `SIDE` to make live: production or backup")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code

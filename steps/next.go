@@ -1,0 +1,23 @@
+package steps
+
+import "fmt"
+
+// The "next" items that name a command: on real hosts the exact command; in the simulated demo, where
+// nothing real moved and `pitstop switch` refuses the demo inventory, what to do in the demo instead.
+
+// onBackupNext says how to bring users back from the backup after a run that ended there.
+func (e *Engine) onBackupNext() string {
+	if !e.world.Live {
+		return "users are on the backup in the simulated demo; nothing real moved and the demo ends when you quit: run pitstop demo again and press R at a gate after the switch to rehearse sending them back"
+	}
+	return fmt.Sprintf("users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i %s --to production", e.inv.Source)
+}
+
+// backupAheadNext says what to do while the promoted backup holds writes production lacks.
+func (e *Engine) backupAheadNext(prod, back string) string {
+	s := fmt.Sprintf("%s holds users' writes that %s does not have: do NOT send users to production and do NOT rebuild %s until those writes are in %s; keep users on the backup meanwhile. ", back, prod, back, prod)
+	if !e.world.Live {
+		return s + fmt.Sprintf("In the simulated demo nothing real moved: pitstop plan -i %s --plan reverse-sync shows the reverse sync's SQL you would run by hand", e.inv.Source)
+	}
+	return s + fmt.Sprintf("A new run cannot pick this up: bring them over by hand with the reverse sync's own SQL (pitstop plan -i %s --plan reverse-sync shows it) and watch it catch up with pitstop watch -i %s", e.inv.Source, e.inv.Source)
+}
