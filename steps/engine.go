@@ -87,7 +87,10 @@ type Engine struct {
 	// backupAhead is true while the promoted backup holds users' writes production does not have:
 	// from a switch to it until the reverse sync has drained into production.
 	backupAhead bool
-	busyMu      sync.Mutex
+	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
+	skippedChecks []string
+	totals        ProbeTotals // what the probe saw over the whole run
+	busyMu        sync.Mutex
 	inflight    map[string]string // host → the command running there (under busyMu)
 }
 
@@ -216,6 +219,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		out, err := e.step(ctx, st)
 		switch out {
 		case outDone, outSkipped:
+			if out == outSkipped {
+				e.noteSkipped(st)
+			}
 			i++
 			continue
 		case outRolledBack:
@@ -232,6 +238,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		runErr = err
 		break
+	}
+	if runErr == nil {
+		runErr = e.confirmSkipped(ctx)
 	}
 	e.finish(runErr)
 	return runErr
@@ -387,14 +396,14 @@ func (e *Engine) finish(err error) {
 	case err != nil:
 		status = StatusFailed
 	}
-	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state()}
+	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state(), SkippedChecks: e.skippedChecks}
 	if status != StatusDone {
 		sum.Next = e.next()
 	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {
 	case StatusDone:
-		ev.Text = fmt.Sprintf("plan %s finished in %s; users saw %s of failed requests", e.plan.Name, sum.Elapsed.Round(time.Second), sum.Downtime)
+		ev.Text = fmt.Sprintf("plan %s finished%s in %s; users saw %s of failed requests", e.plan.Name, skippedChecks(len(sum.SkippedChecks)), sum.Elapsed.Round(time.Second), sum.Downtime)
 	default:
 		ev.Text = fmt.Sprintf("plan %s %s after %s", e.plan.Name, status, sum.Elapsed.Round(time.Second))
 	}

@@ -36,8 +36,12 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 		g.Prompt = fmt.Sprintf("Rolled back to %s. Switch to %s again and resume?", e.live, e.prev)
 		g.Changes = diffLines(e.inv.Upstream(e.live), e.inv.Upstream(e.prev))
 		g.Allowed = []DecisionKind{Confirm, Abort}
+	case GateFinish:
+		g.Prompt = fmt.Sprintf("Finish with %d skipped check%s?", len(e.skippedChecks), plural(len(e.skippedChecks)))
+		g.Reason = "never verified: " + strings.Join(e.skippedChecks, "; ") + ". Confirm to finish the plan that way (recorded with your name), or abort"
+		g.Allowed = []DecisionKind{Confirm, Abort}
 	}
-	if e.canRollback() && kind != GateRolledBack {
+	if e.canRollback() && kind != GateRolledBack && kind != GateFinish {
 		g.Allowed = append(g.Allowed, Rollback)
 	}
 	var conds []Condition
@@ -125,11 +129,12 @@ func (e *Engine) rollback(ctx context.Context, st *Step, d Decision) bool {
 		return false
 	}
 	from := e.live
+	e.emit(Event{Kind: EvRollingBack, StepID: st.ID, Change: &Change{From: string(from), To: string(to)}, Text: fmt.Sprintf("rolling back from %s to %s (by %s)", from, to, d.By)})
 	if err := e.switchTo(ctx, &Step{ID: st.ID, Side: to}); err != nil {
 		e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("rollback to %s FAILED: %v; traffic stays on %s", to, err, e.live)})
 		return false
 	}
-	e.emit(Event{Kind: EvRolledBack, StepID: st.ID, Text: fmt.Sprintf("rolled back from %s to %s (by %s)", from, to, d.By)})
+	e.emit(Event{Kind: EvRolledBack, StepID: st.ID, Change: &Change{From: string(from), To: string(to)}, Text: fmt.Sprintf("rolled back from %s to %s (by %s)", from, to, d.By)})
 	return true
 }
 
