@@ -91,7 +91,7 @@ type Engine struct {
 	skippedChecks []string
 	totals        ProbeTotals // what the probe saw over the whole run
 	busyMu        sync.Mutex
-	inflight    map[string]string // host → the command running there (under busyMu)
+	inflight      map[string]string // host → the command running there (under busyMu)
 }
 
 // New returns an engine ready to run plan.
