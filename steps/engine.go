@@ -87,11 +87,12 @@ type Engine struct {
 	// backupAhead is true while the promoted backup holds users' writes production does not have:
 	// from a switch to it until the reverse sync has drained into production.
 	backupAhead bool
+	busyMu      sync.Mutex
+	inflight    map[string]string // host → the command running there (under busyMu)
+
 	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
 	skippedChecks []string
 	totals        ProbeTotals // what the probe saw over the whole run
-	busyMu        sync.Mutex
-	inflight      map[string]string // host → the command running there (under busyMu)
 }
 
 // New returns an engine ready to run plan.
