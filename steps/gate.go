@@ -124,12 +124,11 @@ func (e *Engine) canRollback() bool { return e.prev != "" && e.prev != e.live }
 // rollback restores the previous upstream when d allows it, and reports whether it happened. When the
 // previous side fails its direct checks and d is not forced, it asks (EvRollbackAsk) instead.
 func (e *Engine) rollback(ctx context.Context, st *Step, d Decision) bool {
-	to := e.prev
+	to, from := e.prev, e.live
+	e.emit(Event{Kind: EvRollingBack, StepID: st.ID, Change: &Change{From: string(from), To: string(to)}, Text: fmt.Sprintf("rolling back from %s to %s (by %s)", from, to, d.By)})
 	if !d.Force && e.askRollback(ctx, st, to) {
 		return false
 	}
-	from := e.live
-	e.emit(Event{Kind: EvRollingBack, StepID: st.ID, Change: &Change{From: string(from), To: string(to)}, Text: fmt.Sprintf("rolling back from %s to %s (by %s)", from, to, d.By)})
 	if err := e.switchTo(ctx, &Step{ID: st.ID, Side: to}); err != nil {
 		e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("rollback to %s FAILED: %v; traffic stays on %s", to, err, e.live)})
 		return false

@@ -64,7 +64,7 @@ func TestPrinterSummaryListsWhatWasOffThePath(t *testing.T) {
 		"skipped: verify (1 check never verified)",
 		"declined: switch (2×)",
 		"retried: upgrade (1×)",
-		"rolled back: backup → production at pause by ana",
+		"rolled back: backup → production by ana, at pause",
 		"users: 3 failed reads, 12 refused writes",
 	} {
 		if !strings.Contains(out, want) {

@@ -3,7 +3,6 @@ package steps
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Tally is what a run did off its plan's straight path, folded from its events: steps skipped, gates
@@ -21,7 +20,6 @@ type Tally struct {
 	SkippedChecks []string
 	ConfirmedBy   string
 	Totals        ProbeTotals
-	Downtime      time.Duration
 
 	gates      map[string]GateKind // the kind of the gate each step waits at now
 	rollbackBy string              // who asked for a rollback not yet done
@@ -89,12 +87,11 @@ func (t *Tally) Add(ev Event) {
 		t.Rollbacks = append(t.Rollbacks, rb)
 	case EvReadings:
 		if ev.Readings != nil {
-			t.Totals, t.Downtime = ev.Readings.Totals, ev.Readings.Downtime
+			t.Totals = ev.Readings.Totals
 		}
 	case EvPlanFinished:
 		if ev.Summary != nil {
 			t.SkippedChecks = ev.Summary.SkippedChecks
-			t.Downtime = ev.Summary.Downtime
 		}
 	}
 }
@@ -147,10 +144,11 @@ func (t *Tally) Lines(name func(stepID string) string) []string {
 	if len(t.Rollbacks) > 0 {
 		var parts []string
 		for _, rb := range t.Rollbacks {
-			s := rb.From + " → " + rb.To + " at " + name(rb.StepID)
+			s := rb.From + " → " + rb.To
 			if rb.By != "" {
 				s += " by " + rb.By
 			}
+			s += ", at " + name(rb.StepID)
 			parts = append(parts, s)
 		}
 		s := "rolled back: " + strings.Join(parts, "; ")
@@ -164,6 +162,5 @@ func (t *Tally) Lines(name func(stepID string) string) []string {
 	if tot.FailedWrites > 0 {
 		users += fmt.Sprintf(", %d failed write%s", tot.FailedWrites, plural(tot.FailedWrites))
 	}
-	out = append(out, users+fmt.Sprintf(" (failures seen for %s)", t.Downtime.Round(100*time.Millisecond)))
-	return out
+	return append(out, users)
 }

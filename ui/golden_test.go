@@ -70,7 +70,7 @@ func TestGoldenViews(t *testing.T) {
 		w, h int
 	}{
 		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 100, 30},
-		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 80, 24},
+		{"demo_switch_gate", toDemoSwitchGate, nil, "what confirming will change", 80, 24},
 		{"demo_upgrading", toDemoUpgrading, nil, "Output", 100, 30},
 		{"demo_reverse_sync_quit", toDemoReverseCatchup, []string{"q"}, "You leave", 100, 30},
 	} {

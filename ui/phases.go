@@ -18,6 +18,11 @@ func (m *Model) phasesLines(w, h int) []string {
 	var body []string
 	cur := -1
 	durW := 7
+	for _, ss := range m.run.steps {
+		if ss.rolledBack {
+			durW = len("rolled back")
+		}
+	}
 	for _, ph := range m.cfg.Plan.Phases {
 		body = append(body, s.Phase.Render(ph.Name))
 		for _, st := range ph.Steps {
@@ -83,11 +88,17 @@ func (m *Model) stepMark(ss *stepState) (mark, plain, dur string) {
 	case steps.StatusWaiting:
 		return s.Warn.Render("◆"), "◆", "gate"
 	case steps.StatusDone:
+		switch {
+		case ss.rolledBack:
+			return s.Warn.Render("↺"), "↺", "rolled back"
+		case ss.redone:
+			return s.OK.Render("✓"), "✓", "redone"
+		}
 		return s.OK.Render("✓"), "✓", shortDur(ss.dur)
 	case steps.StatusFailed:
 		return s.Bad.Render("✗"), "✗", shortDur(ss.dur)
 	case steps.StatusSkipped:
-		return s.Dim.Render("↷"), "↷", "skipped"
+		return s.Warn.Render("⤼"), "⤼", "skipped"
 	case steps.StatusAborted:
 		return s.Bad.Render("■"), "■", "aborted"
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -209,6 +210,9 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	cancel()
 	err := <-result
 	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+	if sum := summary.Load(); sum != nil && sum.Status == steps.StatusDone && len(sum.SkippedChecks) > 0 {
+		fmt.Fprintf(stdout, "pitstop: the plan finished with %d skipped check(s), confirmed at the last gate: %s\n", len(sum.SkippedChecks), strings.Join(sum.SkippedChecks, "; "))
+	}
 	if sum := summary.Load(); sum != nil && sum.Status != steps.StatusDone {
 		fmt.Fprintln(stderr, "pitstop: left behind:", sum.State)
 		for _, n := range sum.Next {
