@@ -84,7 +84,7 @@ func (m *Model) finishedLines(w, maxH int) []string {
 	}
 	facts = append(facts,
 		s.Bold.Render("total "+shortDur(sum.Elapsed)),
-		s.Bold.Render("downtime seen " + shortDur(sum.Downtime)),
+		s.Bold.Render("downtime seen "+shortDur(sum.Downtime)),
 		s.Dim.Render("traffic on ")+s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))),
 	)
 	bw := width(banner) + 1
