@@ -483,7 +483,7 @@ func (e *Engine) next() []string {
 			out = append(out, what)
 		}
 	}
-	return out
+	return e.forDemo(out)
 }
 
 func errString(err error) string {

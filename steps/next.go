@@ -8,7 +8,7 @@ import "fmt"
 // onBackupNext says how to bring users back from the backup after a run that ended there.
 func (e *Engine) onBackupNext() string {
 	if !e.world.Live {
-		return "users are on the backup in the simulated demo; nothing real moved and the demo ends when you quit: run pitstop demo again and press R at a gate after the switch to rehearse sending them back"
+		return "users are on the backup in the simulated demo: to rehearse sending them back, run pitstop demo again and press R at a gate after the switch"
 	}
 	return fmt.Sprintf("users are on the backup: to send them back to production, verified by probes as a rollback is: pitstop switch -i %s --to production", e.inv.Source)
 }
@@ -20,4 +20,13 @@ func (e *Engine) backupAheadNext(prod, back string) string {
 		return s + fmt.Sprintf("In the simulated demo nothing real moved: pitstop plan -i %s --plan reverse-sync shows the reverse sync's SQL you would run by hand", e.inv.Source)
 	}
 	return s + fmt.Sprintf("A new run cannot pick this up: bring them over by hand with the reverse sync's own SQL (pitstop plan -i %s --plan reverse-sync shows it) and watch it catch up with pitstop watch -i %s", e.inv.Source, e.inv.Source)
+}
+
+// forDemo puts, before the items of a simulated run, that nothing real was left half-way: the items
+// are what a real run would leave to do, worth reading as a rehearsal, not commands to run now.
+func (e *Engine) forDemo(items []string) []string {
+	if e.world.Live || len(items) == 0 {
+		return items
+	}
+	return append([]string{"this was the simulated demo: nothing real is left half-way and the demo world ends when you quit; what follows is what a real run would leave you to do"}, items...)
 }

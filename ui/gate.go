@@ -39,8 +39,8 @@ func (m *Model) gateMinRows(w, full int) int {
 	}
 	changes := m.run.gate.Changes
 	keep := 1
-	if n := diffChanged(changes); n > 0 {
-		keep = n
+	if n := diffChanged(changes); n > 0 && m.run.gate.Kind == steps.GateConfirm {
+		keep = n // a change still to confirm; a rolled-back gate's redo was confirmed once already
 	}
 	return full - (len(changes) + 1) + min(keep+1, len(changes)+1)
 }
@@ -97,7 +97,11 @@ func (m *Model) finishedLines(w, maxH int) []string {
 		head = append(head, lead+l)
 	}
 	var tally []string
-	for _, l := range bulletLines("What happened:", r.tally.Lines(m.titleOf), w) {
+	happened, heading := r.tally.Lines(m.titleOf), "What happened:"
+	if len(happened) == 1 { // only what users saw: the run went its straight path
+		happened, heading = []string{strings.TrimPrefix(happened[0], "users: ")}, "Probes saw:"
+	}
+	for _, l := range bulletLines(heading, happened, w) {
 		tally = append(tally, s.Normal.Render(strings.TrimPrefix(l, "  ")))
 	}
 	var state []string

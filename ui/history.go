@@ -108,8 +108,11 @@ func (m *Model) rollingLines(w, maxH int) []string {
 	rb := m.run.rolling
 	banner := s.Failed.Render(" ROLLING BACK ")
 	head := "Rolling back to " + orText(rb.to, "the previous side") + "…"
-	if title := m.stepTitle[rb.stepID]; title != "" {
-		head += fmt.Sprintf(" (from the gate of %q%s)", title, byWhom(rb.text))
+	if rb.from != "" {
+		head = fmt.Sprintf("Rolling back: traffic %s → %s…", rb.from, rb.to)
+	}
+	if by := byWhom(rb.text); by != "" {
+		head += " (asked " + strings.TrimPrefix(by, " (") // " (by alice)" → " (asked by alice)"
 	}
 	var lines []string
 	for i, l := range wrap(head, w-width(banner)-1, 2) {

@@ -254,9 +254,9 @@ func beside(left, right []string, lw, gap int) []string {
 	return out
 }
 
-// rightMin is the least the right column keeps when the plan column grows for long step names: room
-// for the sync lag and users side by side.
-const rightMin = sideBySideMin
+// rightMin is the least the right column keeps when the plan column grows for long step names: as
+// much as the one-column layout of an 80-column terminal has.
+const rightMin = 80
 
 // planWidth is the plan column's width at w cells: 30% of the screen (28 to 56 cells), or more on a
 // wide screen when a step's name needs it, as long as the right column keeps rightMin cells.

@@ -186,7 +186,7 @@ func TestDeclinedGateStaysOpen(t *testing.T) {
 	g.Declined = true
 	h.events(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-backup", Decision: &d},
 		steps.Event{Kind: steps.EvGateWaiting, StepID: "switch-backup", Gate: g})
-	h.wantScreen("declined: nothing changed; the plan waits here until you confirm (y), skip (s) or abort (a)")
+	h.wantScreen("declined: nothing changed; the plan waits here until you confirm")
 	h.press("n", "y")
 	h.wantSent(d, dec(steps.Confirm, "switch-backup"))
 }

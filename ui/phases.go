@@ -16,7 +16,7 @@ func (m *Model) phasesLines(w, h int) []string {
 	s := m.styles
 	title := s.Title.Render("Plan ") + s.Bold.Render(orText(m.run.planName, "?"))
 	var body []string
-	cur := -1
+	cur, odd := -1, -1 // the current step's line; the first step that went off the straight path
 	durW := 7
 	for _, ss := range m.run.steps {
 		if ss.rolledBack {
@@ -28,6 +28,9 @@ func (m *Model) phasesLines(w, h int) []string {
 		for _, st := range ph.Steps {
 			ss := m.run.steps[st.ID]
 			mark, plain, dur := m.stepMark(ss)
+			if odd < 0 && ss != nil && (ss.rolledBack || ss.status == steps.StatusSkipped || ss.status == steps.StatusFailed) {
+				odd = len(body)
+			}
 			title := orText(st.Title, st.ID)
 			line := pad(" "+mark+" "+title, w-durW-1) + " " + padLeft(dur, durW)
 			if st.ID == m.run.current {
@@ -49,6 +52,9 @@ func (m *Model) phasesLines(w, h int) []string {
 		// Keep the current step about a third of the way down so the next steps show. Below three
 		// rows there is no room for the arrows: the window starts at the current step.
 		start := 0
+		if cur < 0 {
+			cur = odd // at the end (or the finishing gate), what went off the path
+		}
 		if cur >= 0 {
 			start = min(max(0, cur-rows/3), len(body)-rows)
 		}

@@ -196,6 +196,8 @@ func (r *run) apply(ev steps.Event) {
 		if ev.Change != nil {
 			r.note("switched traffic " + ev.Change.From + " → " + ev.Change.To)
 		}
+	case steps.EvRollingBack:
+		r.note(orText(ev.Text, "rolling back"))
 	case steps.EvRolledBack:
 		r.rbAsk = ""
 		r.note(orText(ev.Text, "rolled back"))
