@@ -101,6 +101,8 @@ func toDemoFinishedWithSkips(t testing.TB) *script {
 		Prompt: "Switch the balancer to production", Ready: true, Allowed: []steps.DecisionKind{steps.Confirm, steps.Decline, steps.Skip, steps.Abort, steps.Rollback}}})
 	n := steps.Decision{Kind: steps.Decline, By: "alice", StepID: "switch-to-production"}
 	s.emit(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-to-production", Decision: &n})
+	y := steps.Decision{Kind: steps.Confirm, By: "alice", StepID: "switch-to-production"}
+	s.emit(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-to-production", Decision: &y})
 	s.step("switch-to-production", steps.StatusRunning)
 	s.emit(steps.Event{Kind: steps.EvSwitched, StepID: "switch-to-production", Change: &steps.Change{File: s.inv.Balancer.File, From: "backup", To: "production"}})
 	s.finish("switch-to-production", time.Second)
