@@ -11,15 +11,16 @@ import (
 // gate's keys are off (with that reason, everywhere at once); the screen goes on showing what the
 // engine last said, never the key as if it had taken effect.
 type pending struct {
-	stepID string
-	gate   steps.GateKind
-	kind   steps.DecisionKind
+	stepID  string
+	gate    steps.GateKind
+	kind    steps.DecisionKind
+	running bool // sent while a step ran, not at a gate
 }
 
 // isFor reports whether p was sent for gate g (the same step and kind of gate, however often the
 // engine re-emits it as its conditions change).
 func (p *pending) isFor(g *steps.GateState) bool {
-	return p != nil && g != nil && p.stepID == g.StepID && p.gate == g.Kind
+	return p != nil && g != nil && !p.running && p.stepID == g.StepID && p.gate == g.Kind
 }
 
 // answered drops the pending decision once the engine has reacted to it: it decided, turned it down
@@ -31,7 +32,7 @@ func (m *Model) answered(ev steps.Event) {
 		return
 	}
 	switch ev.Kind {
-	case steps.EvGateDecided, steps.EvNotice, steps.EvRollbackAsk, steps.EvRollingBack, steps.EvPlanFinished, steps.EvStepStarted:
+	case steps.EvGateDecided, steps.EvNotice, steps.EvRollbackAsk, steps.EvRollingBack, steps.EvPlanFinished, steps.EvStepStarted, steps.EvStepFinished:
 		m.pending = nil
 	case steps.EvGateWaiting:
 		if g := ev.Gate; g == nil || !p.isFor(g) || (p.kind == steps.Decline && g.Declined) {

@@ -271,8 +271,13 @@ func (m *Model) decide(kind steps.DecisionKind, force, quit bool) tea.Cmd {
 // decideFor sends a decision from the operator for stepID, through a command so Update stays pure.
 func (m *Model) decideFor(kind steps.DecisionKind, stepID string, force, quit bool) tea.Cmd {
 	d := steps.Decision{Kind: kind, By: m.cfg.Operator, StepID: stepID, Force: force}
-	if g := m.run.gate; g != nil && g.StepID == stepID && kind != steps.Abort {
+	switch g := m.run.gate; {
+	case g != nil && g.StepID == stepID && kind != steps.Abort:
 		m.pending = &pending{stepID: g.StepID, gate: g.Kind, kind: kind}
+		m.refreshKeys()
+	case g == nil && kind == steps.Rollback:
+		// A rollback while a step runs: the engine first checks the side it goes back to.
+		m.pending = &pending{kind: kind, running: true}
 		m.refreshKeys()
 	}
 	decide := m.cfg.Decide
@@ -297,10 +302,10 @@ func (m *Model) refreshKeys() {
 		why = "engine stopped"
 	case m.run.rolling != nil:
 		why = "rolling back"
+	case m.pending.isFor(g), g == nil && m.pending != nil && m.pending.running:
+		why = "waiting for the engine"
 	case g == nil:
 		why = "no gate waiting"
-	case m.pending.isFor(g):
-		why = "waiting for the engine"
 	}
 	open := why == ""
 	allows := func(d steps.DecisionKind) bool { return open && g.Allows(d) }
@@ -336,7 +341,7 @@ func (m *Model) refreshKeys() {
 	set(&k.Skip, allows(steps.Skip), "skip step (asks)", sr)
 	set(&k.Retry, allows(steps.Retry), "retry", tr)
 	// The engine takes a rollback while a step runs too: it stops the step first.
-	rbRunning := g == nil && m.run.running() && m.run.switched && m.run.rolling == nil
+	rbRunning := g == nil && m.run.running() && m.run.switched && m.run.rolling == nil && m.pending == nil
 	rr := reason(steps.Rollback, "no switch to undo")
 	if rbRunning {
 		rr = ""
