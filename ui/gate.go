@@ -296,6 +296,11 @@ func (m *Model) changeLines(changes []string, room int) []string {
 		return nil
 	}
 	ordered := byImportance(changes)
+	if k := diffChanged(changes); k > room-1 {
+		// Not every changed server line fits: a part of the change would read as the whole. Say how
+		// many lines change instead.
+		return []string{s.Dim.Render(fmt.Sprintf("  confirming will change %d server lines and %d more: pitstop plan lists them", k, len(changes)-k))}
+	}
 	var out []string
 	n := room - 1 // the last row counts what is hidden
 	headed := n >= 2 && n > diffChanged(changes)
