@@ -57,7 +57,7 @@ func (p *Plan) Describe(w io.Writer) {
 				fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version)
 			case ActWaitSync, ActVerifyTraffic:
 			default:
-				fmt.Fprintf(w, "       on %s: %s\n", strings.Join(st.Hosts, ", "), DatabaseAction(st))
+				fmt.Fprintf(w, "       %s\n", onHosts(st))
 			}
 		}
 	}
@@ -103,4 +103,14 @@ func DatabaseAction(st *Step) string {
 		return "DROP SUBSCRIPTION " + name + " on " + st.To + "; drop the slot and the publication " + name + " on " + st.From
 	}
 	return string(st.Action)
+}
+
+// onHosts is a database step's action prefixed with the hosts it runs on, unless the action already
+// names its hosts ("on db-b: CREATE SUBSCRIPTION …"): a prefix said twice reads as a typo.
+func onHosts(st *Step) string {
+	act := DatabaseAction(st)
+	if len(st.Hosts) == 0 || strings.HasPrefix(act, "on ") || st.Action == ActReverseStop {
+		return act
+	}
+	return "on " + strings.Join(st.Hosts, ", ") + ": " + act
 }

@@ -93,6 +93,10 @@ type Engine struct {
 	queue       decisionQueue          // decisions not yet taken by the engine: never dropped
 	lockNoted   bool                   // the loss of the lock was announced
 	discardAsk  string                 // the phrase the last discard question asked the operator to type
+
+	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
+	skippedChecks []string
+	totals        ProbeTotals // what the probe saw over the whole run
 }
 
 // New returns an engine ready to run plan.
@@ -216,6 +220,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		out, err := e.step(ctx, st)
 		switch out {
 		case outDone, outSkipped:
+			if out == outSkipped {
+				e.noteSkipped(st)
+			}
 			i++
 			continue
 		case outRolledBack:
@@ -232,6 +239,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		runErr = err
 		break
+	}
+	if runErr == nil {
+		runErr = e.confirmSkipped(ctx)
 	}
 	e.finish(runErr)
 	return runErr
@@ -391,14 +401,14 @@ func (e *Engine) finish(err error) {
 	case err != nil:
 		status = StatusFailed
 	}
-	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state()}
+	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state(), SkippedChecks: e.skippedChecks}
 	if status != StatusDone {
 		sum.Next = e.next(rctx)
 	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {
 	case StatusDone:
-		ev.Text = fmt.Sprintf("plan %s finished in %s; users saw %s of failed requests", e.plan.Name, sum.Elapsed.Round(time.Second), sum.Downtime)
+		ev.Text = fmt.Sprintf("plan %s finished%s in %s; users saw %s of failed requests", e.plan.Name, skippedChecks(len(sum.SkippedChecks)), sum.Elapsed.Round(time.Second), sum.Downtime)
 	default:
 		ev.Text = fmt.Sprintf("plan %s %s after %s", e.plan.Name, status, sum.Elapsed.Round(time.Second))
 	}
@@ -440,9 +450,9 @@ func (e *Engine) next(ctx context.Context) []string {
 	prod, back := e.inv.Sides.Production.Database, e.inv.Sides.Backup.Database
 	switch {
 	case e.backupAhead:
-		out = append(out, fmt.Sprintf("%s holds users' writes that %s does not have: do NOT send users to production and do NOT rebuild %s until those writes are in %s; keep users on the backup meanwhile. A new run cannot pick this up: bring them over by hand with the reverse sync's own SQL (pitstop plan -i %s --plan reverse-sync shows it) and watch it catch up with pitstop watch -i %s", back, prod, back, prod, e.inv.Source, e.inv.Source))
+		out = append(out, e.backupAheadNext(prod, back))
 	case e.live == inventory.Backup:
-		out = append(out, e.backToProduction(ctx))
+		out = append(out, e.onBackupNext(ctx))
 	}
 	for _, l := range e.last.Lags {
 		if l.Paused {
@@ -482,7 +492,7 @@ func (e *Engine) next(ctx context.Context) []string {
 			out = append(out, what)
 		}
 	}
-	return out
+	return e.forDemo(out)
 }
 
 func errString(err error) string {

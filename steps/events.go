@@ -22,6 +22,7 @@ const (
 	EvPhaseFinished Kind = "phase-finished"
 	EvReadings      Kind = "readings"      // Readings, about twice a second
 	EvSwitched      Kind = "switched"      // Change
+	EvRollingBack   Kind = "rolling-back"  // Change, Text: a rollback began; its proof follows as output
 	EvRolledBack    Kind = "rolled-back"   // Change
 	EvRollbackAsk   Kind = "rollback-ask"  // Text says why the rollback needs confirming
 	EvNotice        Kind = "notice"        // Text
@@ -74,6 +75,9 @@ const (
 	GateFailed GateKind = "failed"
 	// GateRolledBack waits after a rollback: redo the switch, or abort.
 	GateRolledBack GateKind = "rolled-back"
+	// GateFinish waits at the end of a plan that skipped verification steps: finishing without them
+	// needs an operator's confirmation, or the plan ends aborted.
+	GateFinish GateKind = "finish"
 )
 
 // GateState is a gate the engine is waiting at, with its conditions evaluated now.
@@ -159,7 +163,9 @@ type Readings struct {
 	Hosts map[string]HostState `json:"hosts,omitempty"`
 	// Downtime is how long, so far in this run, probes through the balancer saw failures.
 	Downtime time.Duration `json:"downtime"`
-	Err      string        `json:"err,omitempty"`
+	// Totals counts what the probe saw go wrong over the whole run so far.
+	Totals ProbeTotals `json:"totals"`
+	Err    string      `json:"err,omitempty"`
 
 	// recent summarises the probe over the last poll interval, for the downtime count.
 	recent ProbeStats
@@ -196,4 +202,7 @@ type Summary struct {
 	// Next lists, when the plan did not finish, what the operator should do about each thing left
 	// half-way, one item each, with the exact command or SQL.
 	Next []string `json:"next,omitempty"`
+	// SkippedChecks lists the titles of the verification steps that were skipped; a plan that is
+	// done with some was confirmed finishing that way by an operator.
+	SkippedChecks []string `json:"skipped_checks,omitempty"`
 }

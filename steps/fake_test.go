@@ -74,7 +74,7 @@ func newFakeWorld(inv *inventory.Inventory) *fakeWorld {
 }
 
 func (f *fakeWorld) ports() World {
-	return World{Hosts: f, Balancer: fakeBalancer{f}, DB: fakeDB{f}, Probe: fakeProbe{f}, Clock: WallClock{}}
+	return World{Hosts: f, Balancer: fakeBalancer{f}, DB: fakeDB{f}, Probe: fakeProbe{f}, Clock: WallClock{}, Live: true} // stands for real hosts
 }
 
 func (f *fakeWorld) Run(ctx context.Context, host, cmd string, out OutputFunc) error {

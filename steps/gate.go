@@ -36,8 +36,12 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 		g.Prompt = fmt.Sprintf("Rolled back to %s. Switch to %s again and resume?", e.live, e.prev)
 		g.Changes = diffLines(e.inv.Upstream(e.live), e.inv.Upstream(e.prev))
 		g.Allowed = []DecisionKind{Confirm, Abort}
+	case GateFinish:
+		g.Prompt = fmt.Sprintf("Finish with %d skipped check%s?", len(e.skippedChecks), plural(len(e.skippedChecks)))
+		g.Reason = "never verified: " + strings.Join(e.skippedChecks, "; ") + ". Confirm to finish the plan that way (recorded with your name), or abort"
+		g.Allowed = []DecisionKind{Confirm, Abort}
 	}
-	if e.canRollback() && kind != GateRolledBack {
+	if e.canRollback() && kind != GateRolledBack && kind != GateFinish {
 		g.Allowed = append(g.Allowed, Rollback)
 	}
 	var conds []Condition
@@ -120,19 +124,19 @@ func (e *Engine) canRollback() bool { return e.prev != "" && e.prev != e.live }
 // rollback restores the previous upstream when d allows it, and reports whether it happened. When the
 // previous side fails its direct checks and d is not forced, it asks (EvRollbackAsk) instead.
 func (e *Engine) rollback(ctx context.Context, st *Step, d Decision) bool {
-	to := e.prev
+	to, from := e.prev, e.live
 	if !e.discardConfirmed(st, d) {
 		return false
 	}
+	e.emit(Event{Kind: EvRollingBack, StepID: st.ID, Change: &Change{From: string(from), To: string(to)}, Text: fmt.Sprintf("rolling back from %s to %s (by %s)", from, to, d.By)})
 	if !d.Force && e.askRollback(ctx, st, to) {
 		return false
 	}
-	from := e.live
 	if err := e.switchTo(ctx, &Step{ID: st.ID, Side: to}); err != nil {
 		e.emit(Event{Kind: EvNotice, StepID: st.ID, Text: fmt.Sprintf("rollback to %s FAILED: %v; traffic stays on %s", to, err, e.live)})
 		return false
 	}
-	e.emit(Event{Kind: EvRolledBack, StepID: st.ID, Text: fmt.Sprintf("rolled back from %s to %s (by %s)", from, to, d.By)})
+	e.emit(Event{Kind: EvRolledBack, StepID: st.ID, Change: &Change{From: string(from), To: string(to)}, Text: fmt.Sprintf("rolled back from %s to %s (by %s)", from, to, d.By)})
 	return true
 }
 
@@ -349,7 +353,7 @@ func (e *Engine) changes(st *Step) []string {
 	case ActPreflight, ActWaitSync, ActVerifyTraffic, ActVerifyDirect:
 		return nil
 	}
-	return []string{fmt.Sprintf("%s: %s", strings.Join(st.Hosts, ", "), DatabaseAction(st))}
+	return []string{onHosts(st)}
 }
 
 // diffLines is a line diff of two short files: unchanged lines prefixed "  ", removed "- ", added "+ ".

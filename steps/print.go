@@ -19,12 +19,14 @@ type Printer struct {
 	lastRead time.Time
 	gate     string    // the last gate printed: step, kind and which conditions held
 	gateAt   time.Time // when it was printed
+	tally    Tally     // what the run did off its straight path, said at its end
 }
 
 // Print writes one event. It is safe for concurrent use.
 func (p *Printer) Print(ev Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.tally.Add(ev)
 	every := p.ReadingsEvery
 	if every == 0 {
 		every = 5 * time.Second
@@ -86,9 +88,12 @@ func (p *Printer) Print(ev Event) {
 		if len(conds) > 0 {
 			line += " [" + strings.Join(conds, "; ") + "]"
 		}
+		if g.Reason != "" {
+			line += " — " + g.Reason
+		}
 	case EvGateDecided:
 		line = fmt.Sprintf("gate %s: %s by %s", ev.StepID, ev.Decision.Kind, ev.Decision.By)
-	case EvSwitched, EvRolledBack, EvRollbackAsk, EvNotice:
+	case EvSwitched, EvRollingBack, EvRolledBack, EvRollbackAsk, EvNotice:
 		line = string(ev.Kind) + ": " + ev.Text
 	case EvPlanFinished:
 		line = ev.Text
@@ -97,6 +102,9 @@ func (p *Printer) Print(ev Event) {
 			for _, n := range ev.Summary.Next {
 				line += "\n    next: " + n
 			}
+		}
+		for _, l := range p.tally.Lines(nil) {
+			line += "\n    " + l
 		}
 		if ev.Err != "" {
 			line += "\n" + ev.Time.Format("15:04:05.000") + " error: " + ev.Err

@@ -37,3 +37,38 @@ func TestPrinterGateLines(t *testing.T) {
 		t.Errorf("the turn is not shown: %q", lines[1])
 	}
 }
+
+// TestPrinterSummaryListsWhatWasOffThePath: the headless summary lists what was skipped, declined,
+// retried and rolled back, and counts failed reads and refused writes apart.
+func TestPrinterSummaryListsWhatWasOffThePath(t *testing.T) {
+	var b strings.Builder
+	p := &Printer{W: &b}
+	t0 := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	by := func(k DecisionKind) *Decision { return &Decision{Kind: k, By: "ana"} }
+	for _, ev := range []Event{
+		{Kind: EvGateWaiting, StepID: "switch", Gate: &GateState{Kind: GateConfirm}},
+		{Kind: EvGateDecided, StepID: "switch", Decision: by(Decline)},
+		{Kind: EvGateDecided, StepID: "switch", Decision: by(Decline)},
+		{Kind: EvGateDecided, StepID: "upgrade", Decision: by(Retry)},
+		{Kind: EvRolledBack, StepID: "pause", Change: &Change{From: "backup", To: "production"}},
+		{Kind: EvGateDecided, StepID: "pause", Decision: by(Rollback)},
+		{Kind: EvStepFinished, StepID: "verify", Status: StatusSkipped},
+		{Kind: EvReadings, Readings: &Readings{Totals: ProbeTotals{FailedReads: 3, RefusedWrites: 12}}},
+		{Kind: EvPlanFinished, Status: StatusDone, Text: "plan readonly finished with 1 skipped check", Summary: &Summary{Status: StatusDone, SkippedChecks: []string{"Verify"}}},
+	} {
+		ev.Time = t0
+		p.Print(ev)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"skipped: verify (1 check never verified)",
+		"declined: switch (2×)",
+		"retried: upgrade (1×)",
+		"rolled back: backup → production by ana, at pause",
+		"users: 3 failed reads, 12 refused writes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}

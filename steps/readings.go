@@ -58,6 +58,10 @@ func (e *Engine) apply(r Readings) {
 	}
 	r.Live = e.live
 	r.Downtime = e.downtime
+	e.totals.FailedReads += r.recent.Failed
+	e.totals.RefusedWrites += r.recent.WritesRefused
+	e.totals.FailedWrites += r.recent.WritesFailed
+	r.Totals = e.totals
 	r.Hosts = e.hostStates(r)
 	e.last = r
 	e.emit(Event{Kind: EvReadings, Readings: &r})

@@ -22,7 +22,7 @@ func (m *Model) answer(k tea.KeyPressMsg) tea.Cmd {
 	case no:
 		m.dialog = nil
 		if d.kind == askForceRollback {
-			m.run.rbAsk, m.sentFor = "", nil
+			m.run.rbAsk, m.pending = "", nil
 		}
 		return nil
 	case !yes:

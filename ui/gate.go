@@ -14,6 +14,8 @@ func (m *Model) gateLines(w, maxH int) []string {
 	switch {
 	case m.dialog != nil:
 		lines = m.dialogLines(w, maxH)
+	case m.run.rolling != nil:
+		lines = m.rollingLines(w, maxH)
 	case m.run.finished:
 		lines = m.finishedLines(w, maxH)
 	case m.run.gate != nil:
@@ -25,13 +27,33 @@ func (m *Model) gateLines(w, maxH int) []string {
 	return fitLines(lines, w, maxH)
 }
 
-// gateMinRows is how few rows the gate can do with: everything but its change list, of which two
-// rows stay (the first line and how many more).
+// gateMinRows is how few rows the gate can do with: everything but its change list, of which stay
+// the lines that are the change itself in a diff (a switch's server lines) and a row counting the
+// rest — at least one line and the count.
 func (m *Model) gateMinRows(w, full int) int {
+	if m.run.rolling != nil && m.dialog == nil {
+		return min(full, 6) // the banner, the newest proof and that keys are off; the plan keeps its row
+	}
 	if m.dialog != nil || m.run.finished || m.run.gate == nil || len(m.run.gate.Changes) == 0 {
 		return full
 	}
-	return full - (len(m.run.gate.Changes) + 1) + 2
+	changes := m.run.gate.Changes
+	keep := 1
+	if n := diffChanged(changes); n > 0 && m.run.gate.Kind == steps.GateConfirm {
+		keep = n // a change still to confirm; a rolled-back gate's redo was confirmed once already
+	}
+	return full - (len(changes) + 1) + min(keep+1, len(changes)+1)
+}
+
+// diffChanged counts a diff's changed lines that are not comments.
+func diffChanged(changes []string) int {
+	n := 0
+	for _, c := range byImportance(changes) {
+		if c.rank == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // finishedLines says plainly, in at most maxH lines, that the plan ended, how long it took, what
@@ -56,11 +78,15 @@ func (m *Model) finishedLines(w, maxH int) []string {
 			sum.Downtime, sum.Live = r.readings.Downtime, r.readings.Live
 		}
 	}
-	facts := []string{
-		s.Bold.Render("total " + shortDur(sum.Elapsed)),
-		s.Bold.Render("downtime seen " + shortDur(sum.Downtime)),
-		s.Dim.Render("traffic on ") + s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))),
+	facts := []string{}
+	if n := len(sum.SkippedChecks); n > 0 && r.finalStatus == steps.StatusDone {
+		facts = append(facts, s.Warn.Render(fmt.Sprintf("with %d skipped check%s", n, map[bool]string{true: "", false: "s"}[n == 1])))
 	}
+	facts = append(facts,
+		s.Bold.Render("total "+shortDur(sum.Elapsed)),
+		s.Bold.Render("downtime seen "+shortDur(sum.Downtime)),
+		s.Dim.Render("traffic on ")+s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))),
+	)
 	bw := width(banner) + 1
 	var head []string
 	for i, l := range flow(facts, s.Dim.Render(" · "), w-bw) {
@@ -69,6 +95,14 @@ func (m *Model) finishedLines(w, maxH int) []string {
 			lead = banner + " "
 		}
 		head = append(head, lead+l)
+	}
+	var tally []string
+	happened, heading := r.tally.Lines(m.titleOf), "What happened:"
+	if len(happened) == 1 { // only what users saw: the run went its straight path
+		happened, heading = []string{strings.TrimPrefix(happened[0], "users: ")}, "Probes saw:"
+	}
+	for _, l := range bulletLines(heading, happened, w) {
+		tally = append(tally, s.Normal.Render(strings.TrimPrefix(l, "  ")))
 	}
 	var state []string
 	if sum.State != "" {
@@ -92,7 +126,7 @@ func (m *Model) finishedLines(w, maxH int) []string {
 	if len(next) > 0 {
 		quit = []string{s.Dim.Render("press q to quit (what to do is printed again after the screen closes)")}
 	}
-	total := func() int { return len(head) + len(state) + len(next) + len(errLines) + len(quit) }
+	total := func() int { return len(head) + len(tally) + len(state) + len(next) + len(errLines) + len(quit) }
 	if total() > maxH && len(next) > 0 {
 		// The steps are printed on the terminal when the cockpit closes; the state stays on screen.
 		next = []string{s.Warn.Render(fit("  What to do: printed when you quit (q)", w))}
@@ -106,9 +140,12 @@ func (m *Model) finishedLines(w, maxH int) []string {
 	if total() > maxH && len(head) > 1 {
 		head = []string{fit(banner+" "+strings.Join(facts, s.Dim.Render(" · ")), w)}
 	}
-	state = cutLines(state, maxH-len(head)-len(errLines), w)
-	lines := append(head, state...)
-	if len(head)+len(state)+len(next)+len(errLines) <= maxH {
+	// What happened gives way before the state things are left in.
+	tally = cutLines(tally, max(0, maxH-len(head)-len(errLines)-min(len(state), 2)), w)
+	state = cutLines(state, maxH-len(head)-len(tally)-len(errLines), w)
+	lines := append(head, tally...)
+	lines = append(lines, state...)
+	if len(head)+len(tally)+len(state)+len(next)+len(errLines) <= maxH {
 		lines = append(lines, next...)
 	}
 	lines = append(lines, errLines...)
@@ -127,6 +164,8 @@ func (m *Model) waitingLines(w, maxH int) []string {
 		kind = s.Failed.Render(" STEP FAILED ")
 	case steps.GateRolledBack:
 		kind = s.Warn.Render("ROLLED BACK")
+	case steps.GateFinish:
+		kind = s.Warn.Render("FINISH?")
 	}
 	for i, l := range wrap(clean(g.Prompt), w-width(kind)-1, 2) {
 		if i == 0 {
@@ -140,12 +179,14 @@ func (m *Model) waitingLines(w, maxH int) []string {
 		if g.Kind == steps.GateFailed {
 			style = s.Bad
 		}
-		for _, l := range wrap(clean(g.Reason), w-2, 3) {
+		for _, l := range wrap(m.pointAtOutput(clean(g.Reason)), w-2, 3) {
 			head = append(head, "  "+style.Render(l))
 		}
 	}
 	if g.Declined {
-		head = append(head, "  "+s.Warn.Render("declined: the gate stays open until someone confirms or aborts"))
+		for _, l := range wrap(m.declinedLine(g), w-2, 2) {
+			head = append(head, "  "+s.Warn.Render(l))
+		}
 	}
 
 	var conds []string
@@ -167,28 +208,8 @@ func (m *Model) waitingLines(w, maxH int) []string {
 
 	keys := m.gateKeys(w - 2)
 
-	var changes []string
-	if len(g.Changes) > 0 {
-		changes = append(changes, s.Dim.Render("  confirming will change:"))
-		for _, c := range g.Changes {
-			changes = append(changes, "    "+m.changeLine(clean(c)))
-		}
-	}
 	room := maxH - len(head) - len(conds) - len(keys)
-	if room < len(changes) {
-		// Keep the heading while there is room for it and one change; the last row counts the rest.
-		first := 1
-		if room >= 3 {
-			first = 0
-		}
-		switch {
-		case room >= 2:
-			shown := changes[first : first+room-1]
-			changes = append(shown, s.Dim.Render(fmt.Sprintf("    … %d more changed lines", len(g.Changes)-(room-2+first))))
-		default:
-			changes = nil
-		}
-	}
+	changes := m.changeLines(g.Changes, room)
 	lines := append(head, changes...)
 	lines = append(lines, conds...)
 	if keep := maxH - len(keys); len(lines) > keep {
@@ -214,27 +235,38 @@ func (m *Model) gateKeys(w int) []string {
 	s := m.styles
 	k := m.keys
 	var parts []string
+	shared := false // some keys are off for the reason all decisions are (k.idle): said once, at the end
 	for _, b := range []struct {
 		kind steps.DecisionKind
 		keys string
 		desc string
-		on   bool
+		i    int
 	}{
-		{steps.Confirm, "y/enter", k.Confirm.Help().Desc, k.Confirm.Enabled()},
-		{steps.Decline, "n", k.Decline.Help().Desc, k.Decline.Enabled()},
-		{steps.Retry, "r", k.Retry.Help().Desc, k.Retry.Enabled()},
-		{steps.Skip, "s", "skip", k.Skip.Enabled()},
-		{steps.Rollback, "R", "roll back", k.Rollback.Enabled()},
-		{steps.Abort, "a", "abort", k.Abort.Enabled()},
+		{steps.Confirm, "y/enter", k.Confirm.Help().Desc, kConfirm},
+		{steps.Decline, "n", k.Decline.Help().Desc, kDecline},
+		{steps.Retry, "r", k.Retry.Help().Desc, kRetry},
+		{steps.Skip, "s", "skip", kSkip},
+		{steps.Rollback, "R", "roll back", kRollback},
+		{steps.Abort, "a", "abort", kAbort},
 	} {
 		if !m.run.gate.Allows(b.kind) {
 			continue
 		}
-		if b.on {
+		on := k.decisions()[b.i].Enabled()
+		switch why := k.why[b.i]; {
+		case on:
 			parts = append(parts, s.Key.Render("["+b.keys+"]")+" "+b.desc)
-		} else {
+		case k.idle != "" && why == k.idle:
+			// Off while the engine has not answered: the key's own words, not "confirm (…)", which
+			// reads as if it had been confirmed.
+			shared = true
+			parts = append(parts, s.Dim.Render("["+b.keys+"] "+strings.TrimSuffix(b.desc, " ("+why+")")))
+		default:
 			parts = append(parts, s.Dim.Render("["+b.keys+"] "+b.desc))
 		}
+	}
+	if shared {
+		parts = append(parts, s.Dim.Render("— keys off: "+k.idle))
 	}
 	var lines []string
 	for _, l := range flow(parts, s.Dim.Render(" · "), w) {
@@ -242,3 +274,135 @@ func (m *Model) gateKeys(w int) []string {
 	}
 	return lines
 }
+
+// changeLines draws what confirming will change in at most room rows. When they do not all fit, the
+// lines that are the change itself come first — a diff's changed lines that are not comments (the
+// server lines of a switch), then the commands — and the rest (changed comments, unchanged context)
+// collapse into one counted row; the heading goes before the last changed line does.
+func (m *Model) changeLines(changes []string, room int) []string {
+	s := m.styles
+	if len(changes) == 0 {
+		return nil
+	}
+	heading := s.Dim.Render("  confirming will change:")
+	if room >= len(changes)+1 {
+		out := []string{heading}
+		for _, c := range changes {
+			out = append(out, "    "+m.changeLine(clean(c)))
+		}
+		return out
+	}
+	if room < 2 {
+		return nil
+	}
+	ordered := byImportance(changes)
+	if k := diffChanged(changes); k > room-1 {
+		// Not every changed server line fits: a part of the change would read as the whole. Say how
+		// many lines change instead.
+		return []string{s.Dim.Render(fmt.Sprintf("  confirming will change %d server lines and %d more: pitstop plan lists them", k, len(changes)-k))}
+	}
+	var out []string
+	n := room - 1 // the last row counts what is hidden
+	headed := n >= 2 && n > diffChanged(changes)
+	if headed {
+		out = append(out, heading) // the heading goes before a changed line would
+		n--
+	}
+	for _, c := range ordered[:n] {
+		out = append(out, "    "+m.changeLine(clean(c.text)))
+	}
+	hidden := ordered[n:]
+	what := "lines"
+	if !hidden[0].main {
+		what = "comment and unchanged lines"
+	}
+	if !headed {
+		return append(out, s.Dim.Render(fmt.Sprintf("  ↑ what confirming will change; %d more %s: pitstop plan lists them", len(hidden), what)))
+	}
+	return append(out, s.Dim.Render(fmt.Sprintf("    … %d more %s (pitstop plan lists them)", len(hidden), what)))
+}
+
+// change is one line of a gate's change list with whether it is the change itself.
+type change struct {
+	text string
+	main bool
+	rank int
+}
+
+// byImportance orders change lines for a short screen: changed lines that are not comments, then
+// commands ("then lb: sudo nginx -t", "host: command"), then changed comments, then unchanged
+// context; each group keeps its order.
+func byImportance(lines []string) []change {
+	rank := func(l string) int {
+		body := strings.TrimSpace(strings.TrimLeft(l, "+- "))
+		switch {
+		case strings.HasPrefix(l, "  "):
+			return 3 // unchanged context of a diff
+		case strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-"):
+			if strings.HasPrefix(body, "#") || body == "" {
+				return 2
+			}
+			return 0
+		}
+		return 1
+	}
+	var out []change
+	for r := 0; r <= 3; r++ {
+		for _, l := range lines {
+			if rank(l) == r {
+				out = append(out, change{text: l, main: r <= 1, rank: r})
+			}
+		}
+	}
+	return out
+}
+
+// pointAtOutput rewrites "read the output … above" for where the output is: below in the full-screen
+// output, behind l when the cockpit has no room to show it.
+func (m *Model) pointAtOutput(reason string) string {
+	if !strings.Contains(reason, " above") {
+		return reason
+	}
+	switch {
+	case m.fullOutput:
+		return strings.Replace(reason, " above", " below", 1)
+	case !m.outputShown:
+		return strings.Replace(reason, " above", " (press l to show it)", 1)
+	}
+	return strings.Replace(reason, " above", " below", 1)
+}
+
+// declinedLine says what declining did (nothing; the gate stays), how often, and what can be done.
+func (m *Model) declinedLine(g *steps.GateState) string {
+	n := 0
+	for _, c := range m.run.tally.Declined {
+		if c.StepID == g.StepID {
+			n = c.N
+		}
+	}
+	times := ""
+	if n > 1 {
+		times = fmt.Sprintf(" %d times", n)
+	}
+	var can []string
+	for _, k := range []struct {
+		d    steps.DecisionKind
+		what string
+	}{{steps.Confirm, "confirm (y)"}, {steps.Skip, "skip (s)"}, {steps.Abort, "abort (a)"}} {
+		if g.Allows(k.d) {
+			can = append(can, k.what)
+		}
+	}
+	return "declined" + times + ": nothing changed; the plan waits here until you " + orList(can)
+}
+
+// orList joins items as "a, b or c".
+func orList(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// titleOf is a step's title for people, its ID when the plan has none.
+func (m *Model) titleOf(id string) string { return orText(m.stepTitle[id], id) }

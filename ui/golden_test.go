@@ -70,7 +70,12 @@ func TestGoldenViews(t *testing.T) {
 		w, h int
 	}{
 		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 100, 30},
-		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 80, 24},
+		{"demo_switch_gate", toDemoSwitchGate, nil, "what confirming will change", 80, 24},
+		{"demo_switch_gate", toDemoSwitchGate, nil, "confirming will change", 200, 60},
+		{"demo_rolling_back", toDemoRollingBack, nil, "worker pids changed", 80, 24},
+		{"demo_rolling_back", toDemoRollingBack, nil, "worker pids changed", 200, 60},
+		{"demo_finished_with_skips", toDemoFinishedWithSkips, nil, "PLAN FINISHED", 80, 24},
+		{"demo_finished_with_skips", toDemoFinishedWithSkips, nil, "PLAN FINISHED", 200, 60},
 		{"demo_upgrading", toDemoUpgrading, nil, "Output", 100, 30},
 		{"demo_reverse_sync_quit", toDemoReverseCatchup, []string{"q"}, "You leave", 100, 30},
 	} {

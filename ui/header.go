@@ -47,6 +47,8 @@ func (m *Model) status() (string, Paint) {
 		return "ENGINE STOPPED", s.Bad
 	case r.started.IsZero():
 		return "starting", s.Dim
+	case r.rolling != nil:
+		return "ROLLING BACK", s.Bad
 	case r.gate != nil && r.gate.Kind == steps.GateFailed:
 		return "STEP FAILED", s.Bad
 	case r.gate != nil && r.gate.Allows(steps.Confirm) && r.gate.Ready:

@@ -42,7 +42,7 @@ func (m *Model) bodyLines(w, h int) []string {
 	if w < twoColumnsMin {
 		return m.stackedLines(w, h)
 	}
-	lw := min(max(w*30/100, 28), 56)
+	lw := m.planWidth(w)
 	rw := w - lw - 3
 	left := m.phasesLines(lw, h)
 	right := m.rightColumn(rw, h)
@@ -154,6 +154,7 @@ func (m *Model) stack(w, h int, plan, lag, users panel) []string {
 		grant{bOutput, h, false},
 	)
 	sizes := allocate(h, nBlocks, grants)
+	m.outputShown = sizes[bOutput] > outputMinRows
 
 	out := make([]string, 0, h)
 	if n := sizes[bGate]; n > 0 {
@@ -251,4 +252,20 @@ func beside(left, right []string, lw, gap int) []string {
 		out[i] = pad(l, lw) + strings.Repeat(" ", gap) + r
 	}
 	return out
+}
+
+// rightMin is the least the right column keeps when the plan column grows for long step names: as
+// much as the one-column layout of an 80-column terminal has.
+const rightMin = 80
+
+// planWidth is the plan column's width at w cells: 30% of the screen (28 to 56 cells), or more on a
+// wide screen when a step's name needs it, as long as the right column keeps rightMin cells.
+func (m *Model) planWidth(w int) int {
+	lw := min(max(w*30/100, 28), 56)
+	need := 0
+	for _, st := range m.cfg.Plan.Steps() {
+		need = max(need, width(orText(st.Title, st.ID)))
+	}
+	need += 3 + 1 + len("rolled back") // "›◆ " before, a space and the widest duration column after
+	return max(lw, min(need, w-3-rightMin))
 }

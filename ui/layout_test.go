@@ -154,7 +154,7 @@ func TestFooterSaysWhyKeysAreOff(t *testing.T) {
 		t.Errorf("at a gate the footer should start with what can be done: %q", f)
 	}
 	h.press("y") // sent: every key waits for the engine
-	if f := footer(h); !strings.Contains(f, "off: y n s r R (sent; waiting for the engine)") {
+	if f := footer(h); !strings.Contains(f, "off: y n s r R (waiting for the engine)") {
 		t.Errorf("after a confirm the footer should say the keys wait for the engine: %q", f)
 	}
 }

@@ -44,10 +44,13 @@ type Model struct {
 
 	run     *run
 	dialog  *dialog
-	sentFor *steps.GateState // the gate a decision was just sent for; its keys wait for the engine
+	pending *pending // a decision sent for the waiting gate that the engine has not answered yet
 
 	fullOutput bool
 	showHelp   bool
+	// outputShown is whether the last layout had room for the output pane, so a message pointing at
+	// the output can say where it is.
+	outputShown bool
 
 	// queue is where a Cockpit's Emit puts events; nil when the model is fed eventsMsg directly.
 	queue   *eventQueue
@@ -179,13 +182,11 @@ func (m *Model) apply(items []item) {
 			}
 			continue
 		}
+		m.section(it.ev)
 		m.run.apply(it.ev)
 		m.out.event(it.ev, m.stepTitle)
-		switch it.ev.Kind {
-		case steps.EvNotice, steps.EvRollbackAsk:
-			// The engine turned the decision down or wants more: the gate's keys work again.
-			m.sentFor = nil
-		}
+		m.markSwitches(it.ev)
+		m.answered(it.ev)
 	}
 	m.out.sync()
 	m.reconcileDialog()
@@ -270,8 +271,13 @@ func (m *Model) decide(kind steps.DecisionKind, force, quit bool) tea.Cmd {
 // decideFor sends a decision from the operator for stepID, through a command so Update stays pure.
 func (m *Model) decideFor(kind steps.DecisionKind, stepID string, force, quit bool) tea.Cmd {
 	d := steps.Decision{Kind: kind, By: m.cfg.Operator, StepID: stepID, Force: force}
-	if m.run.gate != nil && m.run.gate.StepID == stepID && kind != steps.Abort {
-		m.sentFor = m.run.gate
+	switch g := m.run.gate; {
+	case g != nil && g.StepID == stepID && kind != steps.Abort:
+		m.pending = &pending{stepID: g.StepID, gate: g.Kind, kind: kind}
+		m.refreshKeys()
+	case g == nil && kind == steps.Rollback:
+		// A rollback while a step runs: the engine first checks the side it goes back to.
+		m.pending = &pending{kind: kind, running: true}
 		m.refreshKeys()
 	}
 	decide := m.cfg.Decide
@@ -294,10 +300,12 @@ func (m *Model) refreshKeys() {
 		why = "plan finished"
 	case m.run.engineDone:
 		why = "engine stopped"
+	case m.run.rolling != nil:
+		why = "rolling back"
+	case m.pending.isFor(g), g == nil && m.pending != nil && m.pending.running:
+		why = "waiting for the engine"
 	case g == nil:
 		why = "no gate waiting"
-	case m.sentFor == g:
-		why = "sent; waiting for the engine"
 	}
 	open := why == ""
 	allows := func(d steps.DecisionKind) bool { return open && g.Allows(d) }
@@ -312,8 +320,12 @@ func (m *Model) refreshKeys() {
 	}
 
 	confirm := "confirm"
-	if g != nil && g.Kind == steps.GateRolledBack {
+	switch {
+	case g == nil:
+	case g.Kind == steps.GateRolledBack:
 		confirm = "redo the switch"
+	case g.Kind == steps.GateFinish:
+		confirm = "finish without them"
 	}
 	cr := reason(steps.Confirm, "nothing to confirm")
 	if cr == "" && !g.Ready {
@@ -329,7 +341,7 @@ func (m *Model) refreshKeys() {
 	set(&k.Skip, allows(steps.Skip), "skip step (asks)", sr)
 	set(&k.Retry, allows(steps.Retry), "retry", tr)
 	// The engine takes a rollback while a step runs too: it stops the step first.
-	rbRunning := g == nil && m.run.running() && m.run.switched
+	rbRunning := g == nil && m.run.running() && m.run.switched && m.run.rolling == nil && m.pending == nil
 	rr := reason(steps.Rollback, "no switch to undo")
 	if rbRunning {
 		rr = ""
@@ -342,6 +354,8 @@ func (m *Model) refreshKeys() {
 	switch {
 	case !m.run.inProgress():
 		ab = why
+	case m.run.rolling != nil:
+		ab = why // the engine takes no decision until the balancer is back
 	case g != nil && !g.Allows(steps.Abort):
 		ab = "not at this gate"
 	}

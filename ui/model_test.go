@@ -186,7 +186,7 @@ func TestDeclinedGateStaysOpen(t *testing.T) {
 	g.Declined = true
 	h.events(steps.Event{Kind: steps.EvGateDecided, StepID: "switch-backup", Decision: &d},
 		steps.Event{Kind: steps.EvGateWaiting, StepID: "switch-backup", Gate: g})
-	h.wantScreen("declined: the gate stays open")
+	h.wantScreen("declined: nothing changed; the plan waits here until you confirm")
 	h.press("n", "y")
 	h.wantSent(d, dec(steps.Confirm, "switch-backup"))
 }
@@ -289,6 +289,13 @@ func TestRollbackWhileAStepRuns(t *testing.T) {
 	h := newHarness(t, toUpgrading(fixtureInventory(2)))
 	h.press("R")
 	h.wantSent(steps.Decision{Kind: steps.Rollback, By: "alice"})
+	// The engine checks production before it stops the step: R is off meanwhile, not sent twice.
+	h.press("R")
+	h.wantSent(steps.Decision{Kind: steps.Rollback, By: "alice"})
+	h.wantScreen("(waiting for the engine)")
+	h.events(steps.Event{Kind: steps.EvRollingBack, StepID: "upgrade-production", Text: "rolling back from backup to production (by alice)",
+		Change: &steps.Change{From: "backup", To: "production"}})
+	h.wantScreen("ROLLING BACK", "(rolling back)")
 }
 
 func TestFinishedDisablesEverything(t *testing.T) {

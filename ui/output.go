@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
@@ -32,12 +34,16 @@ type outputPane struct {
 	dirty  bool
 	styles *Styles
 	hostW  int
+	// runs counts how often each step started running; next is what its next section says after
+	// its title ("retry by alice", "resumed after the redo").
+	runs map[string]int
+	next map[string]string
 }
 
 func newOutputPane() outputPane {
 	vp := viewport.New()
 	vp.MouseWheelEnabled = false
-	return outputPane{vp: vp, follow: true}
+	return outputPane{vp: vp, follow: true, runs: map[string]int{}, next: map[string]string{}}
 }
 
 // restyle redraws every kept line with s (after the terminal reported its background).
@@ -80,9 +86,20 @@ func (o *outputPane) event(ev steps.Event, titles map[string]string) {
 		o.add(outLine{host: host, stderr: ev.Stream == steps.Stderr, text: clean(ev.Text)})
 	case steps.EvStepStarted:
 		if ev.Status == steps.StatusRunning || ev.Status == "" {
-			o.add(outLine{rule: true, text: orText(titles[ev.StepID], ev.StepID)})
+			o.runs[ev.StepID]++
+			title := orText(titles[ev.StepID], ev.StepID)
+			switch why := o.next[ev.StepID]; {
+			case why != "":
+				title += " (" + why + ")"
+				delete(o.next, ev.StepID)
+			case o.runs[ev.StepID] > 1:
+				title += fmt.Sprintf(" (run %d)", o.runs[ev.StepID])
+			}
+			o.rule(title)
 		}
-	case steps.EvSwitched, steps.EvRolledBack:
+	case steps.EvRolledBack:
+		o.add(outLine{host: "pitstop", text: clean(ev.Text)})
+	case steps.EvSwitched:
 		if ev.Change != nil {
 			o.add(outLine{host: "balancer", text: "traffic " + ev.Change.From + " → " + ev.Change.To + " (" + clean(ev.Change.File) + ")"})
 		}
@@ -187,3 +204,9 @@ func (o *outputPane) view(w, h int) []string {
 	}
 	return lines
 }
+
+// rule starts a section of the output titled text.
+func (o *outputPane) rule(text string) { o.add(outLine{rule: true, text: text}) }
+
+// then notes why step id will run again, for the title of its next section.
+func (o *outputPane) then(id, why string) { o.next[id] = why }

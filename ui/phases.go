@@ -16,13 +16,21 @@ func (m *Model) phasesLines(w, h int) []string {
 	s := m.styles
 	title := s.Title.Render("Plan ") + s.Bold.Render(orText(m.run.planName, "?"))
 	var body []string
-	cur := -1
+	cur, odd := -1, -1 // the current step's line; the first step that went off the straight path
 	durW := 7
+	for _, ss := range m.run.steps {
+		if ss.rolledBack {
+			durW = len("rolled back")
+		}
+	}
 	for _, ph := range m.cfg.Plan.Phases {
 		body = append(body, s.Phase.Render(ph.Name))
 		for _, st := range ph.Steps {
 			ss := m.run.steps[st.ID]
 			mark, plain, dur := m.stepMark(ss)
+			if odd < 0 && ss != nil && (ss.rolledBack || ss.status == steps.StatusSkipped || ss.status == steps.StatusFailed) {
+				odd = len(body)
+			}
 			title := orText(st.Title, st.ID)
 			line := pad(" "+mark+" "+title, w-durW-1) + " " + padLeft(dur, durW)
 			if st.ID == m.run.current {
@@ -44,6 +52,9 @@ func (m *Model) phasesLines(w, h int) []string {
 		// Keep the current step about a third of the way down so the next steps show. Below three
 		// rows there is no room for the arrows: the window starts at the current step.
 		start := 0
+		if cur < 0 {
+			cur = odd // at the end (or the finishing gate), what went off the path
+		}
 		if cur >= 0 {
 			start = min(max(0, cur-rows/3), len(body)-rows)
 		}
@@ -83,11 +94,17 @@ func (m *Model) stepMark(ss *stepState) (mark, plain, dur string) {
 	case steps.StatusWaiting:
 		return s.Warn.Render("◆"), "◆", "gate"
 	case steps.StatusDone:
+		switch {
+		case ss.rolledBack:
+			return s.Warn.Render("↺"), "↺", "rolled back"
+		case ss.redone:
+			return s.OK.Render("✓"), "✓", "redone"
+		}
 		return s.OK.Render("✓"), "✓", shortDur(ss.dur)
 	case steps.StatusFailed:
 		return s.Bad.Render("✗"), "✗", shortDur(ss.dur)
 	case steps.StatusSkipped:
-		return s.Dim.Render("↷"), "↷", "skipped"
+		return s.Warn.Render("⤼"), "⤼", "skipped"
 	case steps.StatusAborted:
 		return s.Bad.Render("■"), "■", "aborted"
 	}

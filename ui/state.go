@@ -12,7 +12,21 @@ type stepState struct {
 	status  steps.Status
 	started time.Time // engine clock, when it began running or waiting
 	dur     time.Duration
+	// rolledBack marks a switch whose traffic a rollback moved back; redone, one switched again after.
+	rolledBack, redone bool
 }
+
+// rollingBack is a rollback the engine is carrying out: the sides, who asked, and the proof so far
+// (the balancer's output as the switch back goes).
+type rollingBack struct {
+	from, to string
+	stepID   string
+	text     string
+	proof    []string
+}
+
+// maxProof bounds the proof lines kept for a rollback in progress.
+const maxProof = 20
 
 // dialog is a question the cockpit asks before it sends a decision or quits.
 type dialog struct {
@@ -49,6 +63,12 @@ type run struct {
 	finalErr    string
 	engineDone  bool
 	engineErr   string
+
+	// rolling is the rollback in progress, from the engine's rolling-back event until it says how it
+	// ended; nil otherwise.
+	rolling *rollingBack
+	// tally is what the run did off its plan's straight path, for the end screen.
+	tally steps.Tally
 
 	notice string
 	// switched is true once the engine switched the balancer: from then on a rollback is possible,
@@ -105,6 +125,8 @@ func (r *run) apply(ev steps.Event) {
 	if !ev.Time.IsZero() && ev.Time.After(r.last) {
 		r.last = ev.Time
 	}
+	r.tally.Add(ev)
+	r.applyRolling(ev)
 	switch ev.Kind {
 	case steps.EvPlanStarted:
 		r.planName = ev.Plan
@@ -174,6 +196,8 @@ func (r *run) apply(ev steps.Event) {
 		if ev.Change != nil {
 			r.note("switched traffic " + ev.Change.From + " → " + ev.Change.To)
 		}
+	case steps.EvRollingBack:
+		r.note(orText(ev.Text, "rolling back"))
 	case steps.EvRolledBack:
 		r.rbAsk = ""
 		r.note(orText(ev.Text, "rolled back"))
@@ -240,4 +264,31 @@ func (s *series) eta() (d time.Duration, ok bool) {
 		return 0, false
 	}
 	return time.Duration(newest / (drop / dt) * float64(time.Second)), true
+}
+
+// applyRolling follows a rollback in progress: it begins with the engine's rolling-back event,
+// gathers the balancer's output as proof, and ends with whatever the engine says next about it (done,
+// a question, a failure notice, a new gate, the end of the plan).
+func (r *run) applyRolling(ev steps.Event) {
+	switch ev.Kind {
+	case steps.EvRollingBack:
+		rb := &rollingBack{stepID: ev.StepID, text: ev.Text}
+		if ev.Change != nil {
+			rb.from, rb.to = ev.Change.From, ev.Change.To
+		}
+		r.rolling = rb
+	case steps.EvOutput:
+		if rb := r.rolling; rb != nil {
+			rb.proof = append(rb.proof, orText(ev.Host, "pitstop")+": "+clean(ev.Text))
+			if len(rb.proof) > maxProof {
+				rb.proof = rb.proof[len(rb.proof)-maxProof:]
+			}
+		}
+	case steps.EvSwitched:
+		if rb := r.rolling; rb != nil && ev.Change != nil {
+			rb.proof = append(rb.proof, "the balancer now sends traffic to "+ev.Change.To)
+		}
+	case steps.EvRolledBack, steps.EvRollbackAsk, steps.EvNotice, steps.EvGateWaiting, steps.EvPlanFinished, steps.EvStepStarted:
+		r.rolling = nil
+	}
 }

@@ -8,7 +8,7 @@ import (
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", "check -i FILE", stderr)
-	file := fs.String("i", "", "inventory `FILE`")
+	file := inventoryFlag(fs, "", "inventory `FILE`")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}

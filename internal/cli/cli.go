@@ -33,7 +33,7 @@ Usage:
   pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
 
-  -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
+  -i FILE is short for --inventory FILE; -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
   pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags. pitstop --version prints the version.
   Exit codes: 0 done, 1 the plan or the command failed, 2 bad input (flags, inventory, no terminal).
 `
@@ -86,7 +86,7 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
 	if withInventory {
-		fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+		inventoryVar(fs, &f.inventory, "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	}
 	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
 	fs.BoolVar(&f.autoApprove, "auto-approve", false, "no screen: confirm each gate once its conditions hold, stop at the first failure, print one line per event")

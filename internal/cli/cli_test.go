@@ -33,7 +33,7 @@ func TestDemoAutoApprove(t *testing.T) {
 		{"reverse-sync", []string{"--plan", "reverse-sync"}, 0, []string{"plan reverse-sync finished", "step advance-sequences done", "step rebuild-backup done"}, steps.EvPlanFinished},
 		{"nginx-test", []string{"--fault", "nginx-test"}, 1, []string{`step "switch-to-backup"`, "host not found in upstream", "balancer sends traffic to production"}, steps.EvPlanFinished},
 		{"upgrade-fail", []string{"--fault", "upgrade-fail"}, 1, []string{`step "upgrade-production"`, "on [app-p1]", "status 100", "balancer sends traffic to backup",
-			"next: users are on the backup and must stay there for now: production is down (app-p1: connection refused", "then send users back, verified by probes: pitstop switch -i demo --to production"}, steps.EvPlanFinished},
+			"next: this was the simulated demo", "next: users are on the backup in the simulated demo", "run pitstop demo again and press R"}, steps.EvPlanFinished},
 		{"ssh-drop", []string{"--fault", "ssh-drop"}, 1, []string{`step "upgrade-production"`, "app-p1", "connection to host lost", "half-run", "next: replay PAUSED on db-backup, which users read now: resume it only once users are back on production"}, steps.EvPlanFinished},
 		{"own inventory", []string{"-i", "../../inventory/testdata/valid.yaml"}, 0, []string{"plan readonly finished", "balancer sends traffic to production"}, steps.EvPlanFinished},
 		{"lag-spike", []string{"--fault", "lag-spike"}, 0, []string{"plan readonly finished"}, steps.EvPlanFinished},

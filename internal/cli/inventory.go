@@ -22,7 +22,7 @@ func loadReal(cmd, file, why string, stderr io.Writer) (*inventory.Inventory, in
 // returns a nil inventory with the exit code.
 func loadInventory(cmd, file string, stderr io.Writer) (*inventory.Inventory, int) {
 	if file == "" {
-		fmt.Fprintf(stderr, "pitstop %s: -i FILE is required (an inventory YAML file, or \"demo\")\n", cmd)
+		fmt.Fprintf(stderr, "pitstop %s: -i FILE is required (or --inventory FILE: an inventory YAML file, or \"demo\")\n", cmd)
 		return nil, exitBadInput
 	}
 	var inv *inventory.Inventory

@@ -11,7 +11,7 @@ import (
 func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("plan", "plan -i FILE [--plan NAME]", stderr)
-	fs.StringVar(&f.inventory, "i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+	inventoryVar(fs, &f.inventory, "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	fs.StringVar(&f.plan, "plan", steps.PlanReadonly, "plan `NAME`: "+strings.Join(steps.PlanNames(), " or "))
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code

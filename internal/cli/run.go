@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +24,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs := newFlagSet("demo", "demo [-i FILE] [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
 	f.register(fs, false)
-	file := fs.String("i", "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
+	file := inventoryFlag(fs, "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
 	faultName := fs.String("fault", "", "inject a fault `NAME` to rehearse:"+faultNames())
 	speed := fs.Float64("speed", 0, "run simulated time N times faster, from 0.1 to 1000 (default 1 in the cockpit, 4 with --auto-approve)")
 	seed := fs.Int64("seed", 0, "random seed of the simulation (0: from the clock)")
@@ -214,6 +215,9 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	cancel()
 	err := <-result
 	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
+	if sum := summary.Load(); sum != nil && sum.Status == steps.StatusDone && len(sum.SkippedChecks) > 0 {
+		fmt.Fprintf(stdout, "pitstop: the plan finished with %d skipped check(s), confirmed at the last gate: %s\n", len(sum.SkippedChecks), strings.Join(sum.SkippedChecks, "; "))
+	}
 	if sum := summary.Load(); sum != nil && sum.Status != steps.StatusDone {
 		fmt.Fprintln(stderr, "pitstop: left behind:", sum.State)
 		for _, n := range sum.Next {

@@ -17,7 +17,7 @@ import (
 // backup — through the plan's own proven switch.
 func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("switch", "switch -i FILE --to production|backup [--force]", stderr)
-	file := fs.String("i", "", "inventory `FILE`")
+	file := inventoryFlag(fs, "", "inventory `FILE`")
 	to := fs.String("to", "", "the `SIDE` to make live: production or backup")
 	force := fs.Bool("force", false, "switch even though the side's app hosts fail their direct checks (asks you to type the side's name; recorded in the journal)")
 	operator := fs.String("operator", defaultOperator(), "who is switching, recorded with a forced switch")

@@ -12,7 +12,7 @@ import (
 
 func cmdWatch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("watch", "watch -i FILE [--every D] [--count N]", stderr)
-	file := fs.String("i", "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
+	file := inventoryFlag(fs, "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	every := fs.Duration("every", time.Second, "how often to print a reading")
 	count := fs.Int("count", 0, "stop after N readings (0: until interrupted)")
 	if code := parse(fs, args, stdout); code >= 0 {

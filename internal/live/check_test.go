@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,5 +120,62 @@ func TestCheckOverSSH(t *testing.T) {
 	}
 	if !strings.Contains(fail, "ssh-keyscan") || !strings.Contains(fail, "2301") {
 		t.Errorf("check with db-p's host key unknown: no FAIL line for db-p with the ssh-keyscan line:\n%s", out.String())
+	}
+}
+
+// TestCheckSaysEachCauseOnce: hosts whose names do not resolve (under .invalid) are each reported by
+// one FAIL line that lists the checks they block, never once per check; no line has an empty field
+// or a doubled prefix; and the last line counts the results.
+func TestCheckSaysEachCauseOnce(t *testing.T) {
+	dir := t.TempDir()
+	src := fmt.Sprintf(`name: unreachable
+probe:
+  url: http://lb.invalid/
+balancer:
+  host: lb
+  upstream: shop
+  file: %s
+  test: nginx -t
+hosts:
+  lb: {ssh: "deploy@lb.invalid"}
+  app-p: {ssh: "deploy@app-p.invalid", serve: "app-p.invalid:8080"}
+  app-b: {ssh: local, serve: "127.0.0.1:15547"}
+  db-p: {ssh: "deploy@db-p.invalid", postgres: "postgres://pitstop@db-p.invalid:5432/shop?connect_timeout=2"}
+  db-b: {ssh: local, postgres: "postgres://pitstop@127.0.0.1:2/shop?connect_timeout=2"}
+sides:
+  production: {apps: [app-p], database: db-p}
+  backup: {apps: [app-b], database: db-b}
+upgrade:
+  version: "2"
+  commands: ["true"]
+`, filepath.Join(dir, "upstream.conf"))
+	inv, err := inventory.Parse("unreachable.yaml", []byte(src))
+	noErr(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out strings.Builder
+	if live.Check(ctx, inv, &out) {
+		t.Errorf("check passed with unreachable hosts:\n%s", out.String())
+	}
+	text := out.String()
+	t.Logf("check output:\n%s", text)
+	for _, name := range []string{"lb.invalid", "app-p.invalid", "db-p.invalid"} {
+		if n := strings.Count(text, "lookup "+name); n != 1 {
+			t.Errorf("the failure to resolve %s is said %d times, want once:\n%s", name, n, text)
+		}
+	}
+	for _, blocked := range []string{"the config test (nginx -t)", "the live upstream", "users through the balancer"} {
+		if !strings.Contains(text, blocked) {
+			t.Errorf("lb's failure does not list %q among the checks it blocks:\n%s", blocked, text)
+		}
+	}
+	for _, hole := range []string{": :", " is :", ": ;", ":\n"} {
+		if strings.Contains(text, hole) {
+			t.Errorf("output has the hole %q:\n%s", hole, text)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if last := lines[len(lines)-1]; !regexp.MustCompile(`^\d+ ok, [1-9]\d* failed, [1-9]\d* not run$`).MatchString(last) {
+		t.Errorf("last line %q is not a summary like \"3 ok, 1 failed, 2 not run\"", last)
 	}
 }

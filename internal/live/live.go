@@ -4,14 +4,9 @@ package live
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pitstop-ops/pitstop/internal/nginx"
 	"github.com/pitstop-ops/pitstop/internal/postgres"
@@ -99,123 +94,6 @@ func (w *World) Close() {
 		w.DB.Close()
 		w.Hosts.Close()
 	})
-}
-
-// Check runs the preflight against real hosts and prints one line per check: every host reachable
-// (with a known host key over SSH), sudo where a command for that host uses it, the balancer's config
-// test, pid file and writable directory, its live upstream, that users through the balancer are
-// served by that side, the databases' roles and replication, and what the reverse-sync plan would
-// need. It changes nothing — its probe only reads — and reports whether all passed. Lines marked
-// "note" concern only the reverse-sync plan and do not fail the check.
-func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
-	inv = withoutWrites(inv)
-	w, err := Open(ctx, inv, Options{})
-	if err != nil {
-		fmt.Fprintln(out, "FAIL ", err)
-		return false
-	}
-	defer w.Close()
-	ok := true
-	var mu sync.Mutex
-	report := func(pass bool, what string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if pass {
-			fmt.Fprintf(out, "ok    %s\n", what)
-			return
-		}
-		ok = false
-		fmt.Fprintf(out, "FAIL  %s: %s\n", what, oneLine(err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, h := range inv.HostNames() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			what := h + ": reachable, host key known"
-			if t, err := inventory.ParseTarget(inv.Hosts[h].SSH); err == nil && t.Local {
-				what = h + ": runs commands locally"
-			}
-			err := w.Hosts.Check(ctx, h)
-			report(err == nil, what, err)
-			if err == nil && usesSudo(inv, h) {
-				err := w.Hosts.Run(ctx, h, "sudo -n true", func(steps.Stream, string) {})
-				report(err == nil, h+": sudo without a password", fmt.Errorf("%w; this host's commands use sudo: allow them in sudoers (NOPASSWD) for this user", err))
-			}
-		}()
-	}
-	wg.Wait()
-
-	bal := inv.Balancer.Host
-	var outMu sync.Mutex
-	var lines []string
-	err = w.Hosts.Run(ctx, bal, inv.Balancer.Test, func(_ steps.Stream, l string) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		lines = append(lines, l)
-	})
-	if err != nil {
-		err = fmt.Errorf("%w: %s", err, strings.Join(lines, " | "))
-	}
-	report(err == nil, bal+": "+inv.Balancer.Test, err)
-	workers, err := w.Nginx.Check(ctx)
-	what := fmt.Sprintf("%s: nginx's processes from %s, and %s writable", bal, inv.Balancer.PidFile, filepath.Dir(inv.Balancer.File))
-	if err == nil {
-		what = fmt.Sprintf("%s: nginx %s (from %s); %s writable", bal, workers, inv.Balancer.PidFile, filepath.Dir(inv.Balancer.File))
-	}
-	report(err == nil, what, err)
-	side, err := w.Nginx.Live(ctx)
-	report(err == nil, fmt.Sprintf("%s: live upstream in %s is %s", bal, inv.Balancer.File, side), err)
-	if err == nil {
-		proof, err := w.Probe.ServedBy(ctx, side, 5*time.Second)
-		if err != nil {
-			if served := servedSide(ctx, w, time.Second); served != "" && served != side {
-				err = fmt.Errorf("%w; %s", err, steps.MismatchFix(inv, side, served))
-			}
-		}
-		report(err == nil, "users: "+proof, err)
-	}
-	checkApps(ctx, w, inv, side, report)
-	checkLock(ctx, w, func(l string) { mu.Lock(); fmt.Fprintln(out, l); mu.Unlock() }, report)
-
-	for _, err := range w.DB.Check(ctx) {
-		report(false, "databases", err)
-	}
-	lags, err := w.DB.Replication(ctx)
-	if err != nil {
-		report(false, "replication", err)
-	}
-	for _, l := range lags {
-		what := fmt.Sprintf("%s streaming, %s to replay", l.Link(), steps.Bytes(l.Replay))
-		if !l.Streaming {
-			what = l.Link() + " replication"
-		}
-		report(l.Streaming, what, fmt.Errorf("%s is not streaming: %s", l.Link(), l.Err))
-		if l.Streaming && l.Paused {
-			report(false, l.Link(), errors.New(steps.PausedText(l.To)))
-		}
-	}
-	for _, s := range w.DB.HalfDone(ctx) {
-		report(false, "half-done", errors.New(s))
-	}
-	prod, back := inv.Sides.Production.Database, inv.Sides.Backup.Database
-	if err := w.DB.CheckReverseSync(ctx, back, prod); err != nil {
-		fmt.Fprintf(out, "note  reverse-sync plan not possible yet (the readonly plan does not need it): %s\n", oneLine(err))
-	} else {
-		fmt.Fprintf(out, "ok    reverse-sync plan possible (%s: wal_level = logical, every table has a key)\n", back)
-	}
-	return ok
-}
-
-// oneLine puts an error on one line: several errors (pgx lists each address it tried) are joined
-// with "; ".
-func oneLine(err error) string {
-	if err == nil {
-		return ""
-	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ; ")), " ")
 }
 
 // usesSudo reports whether a command that runs on host uses sudo: the balancer's test and reload on
