@@ -44,7 +44,7 @@ type DraftSide struct {
 // Draft is an inventory being written: every value found, every other one a TODO.
 type Draft struct {
 	Header                                              []string
-	Name, ProbeURL                                      Value
+	Name, ProbeURL, SSHConfig                           Value
 	BalancerHost, Upstream, File, Test, Reload, PidFile Value
 	Hosts                                               []DraftHost
 	Production, Backup                                  DraftSide
@@ -131,6 +131,7 @@ func (d *Draft) Render(w io.Writer) error {
 		}
 	}
 	field("", "name", d.Name)
+	field("", "ssh_config", d.SSHConfig)
 	b.WriteString("\nprobe:\n")
 	field("  ", "url", d.ProbeURL)
 	b.WriteString("\nbalancer:\n")
