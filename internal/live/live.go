@@ -16,6 +16,7 @@ import (
 	"github.com/pitstop-ops/pitstop/internal/postgres"
 	"github.com/pitstop-ops/pitstop/internal/probe"
 	"github.com/pitstop-ops/pitstop/internal/remote"
+	"github.com/pitstop-ops/pitstop/internal/rundeck"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -36,11 +37,21 @@ type World struct {
 	DB     *postgres.Cluster
 	Probe  *probe.Prober
 	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
+
+	// Rundeck runs the commands that are Rundeck jobs; nil when the inventory has none.
+	Rundeck *rundeck.Client
 }
 
 // Open builds the adapters and starts the probe. Nothing is changed on any host.
 func Open(ctx context.Context, inv *inventory.Inventory, opt Options) (*World, error) {
 	w := &World{inv: inv}
+	if inv.UsesRundeck() {
+		c, err := rundeck.FromInventory(inv)
+		if err != nil {
+			return nil, err
+		}
+		w.Rundeck = c
+	}
 	w.Hosts = remote.New(inv, opt.Remote)
 	w.Probe = probe.New(inv, probe.Options{})
 	w.Probe.Start(ctx)
@@ -70,7 +81,11 @@ func dialHost(inv *inventory.Inventory, hosts *remote.Pool) func(host string) po
 
 // Ports returns the world as the engine sees it.
 func (w *World) Ports() steps.World {
-	return steps.World{Hosts: w.Hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
+	var hosts steps.Runner = w.Hosts
+	if w.Rundeck != nil {
+		hosts = &rundeck.Runner{Next: w.Hosts, Client: w.Rundeck}
+	}
+	return steps.World{Hosts: hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
 }
 
 // OpenLocked is Open, then takes Pitstop's advisory lock on the production database, so that two
@@ -80,6 +95,13 @@ func OpenLocked(ctx context.Context, inv *inventory.Inventory, opt Options) (*Wo
 	w, err := Open(ctx, inv, opt)
 	if err != nil {
 		return nil, err
+	}
+	if w.Rundeck != nil {
+		// Before anything changes: Rundeck answers, takes the token, and has every job.
+		if _, err := rundeck.Check(ctx, w.Rundeck, inv); err != nil {
+			w.Close()
+			return nil, err
+		}
 	}
 	if w.unlock, err = w.DB.Lock(ctx, inv.Sides.Production.Database); err != nil {
 		w.Close()
@@ -127,6 +149,15 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	if w.Rundeck != nil {
+		lines, err := rundeck.Check(ctx, w.Rundeck, inv)
+		for _, l := range lines {
+			report(true, l, nil)
+		}
+		if err != nil {
+			report(false, "rundeck", err)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, h := range inv.HostNames() {
 		wg.Add(1)
