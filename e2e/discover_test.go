@@ -14,7 +14,7 @@ import (
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
-// baseDiscover is the port base of TestDiscoverLab's lab.
+// Port bases of the labs of TestDiscoverLab and TestRundeckJobsUpgradeLab (each uses base … base+80).
 const baseDiscover = 17900
 
 // TestDiscoverLab runs `pitstop discover` against the real lab — its nginx over the lab's sshd, its
