@@ -15,7 +15,7 @@ import (
 )
 
 // Port bases of the labs of TestDiscoverLab and TestRundeckJobsUpgradeLab (each uses base … base+80).
-const baseDiscover = 17900
+const baseDiscover = 19000
 
 // TestDiscoverLab runs `pitstop discover` against the real lab — its nginx over the lab's sshd, its
 // PostgreSQL primary with a streaming standby — then fills the TODOs as an operator would, from the

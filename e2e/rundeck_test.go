@@ -25,7 +25,7 @@ import (
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
-const baseRundeck = 18000
+const baseRundeck = 19100
 
 // standInRundeck runs jobs as shell commands: job ID → command template ({node} is the node the
 // run's filter names, {version} the version option).

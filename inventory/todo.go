@@ -22,7 +22,7 @@ func (v *todoVisitor) Visit(n ast.Node) ast.Visitor {
 			line, col = tk.Position.Line, max(tk.Position.Column, 1)
 		}
 		hint := strings.TrimSpace(strings.TrimLeft(strings.TrimPrefix(strings.TrimSpace(s.Value), "TODO"), ":"))
-		msg := "this value is still a TODO; replace it with the real value (see docs/import.md)"
+		msg := "this value is still a TODO; replace it with the real value (see docs/import.md#fill-in-the-todos)"
 		if hint != "" {
 			msg = "still a TODO: write " + hint
 		}

@@ -32,9 +32,9 @@ Usage:
   pitstop watch -i FILE                                                      print replication lag and what users see
   pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
-  pitstop discover --balancer SSH --upstream NAME [--database SSH|DSN] [-o FILE]   draft an inventory from nginx and PostgreSQL
-  pitstop import rundeck|ansible FILE [--production SEL --backup SEL ...] [-o FILE]  draft an inventory from Rundeck or Ansible nodes
-  pitstop export rundeck -i FILE [--plan NAME]                               print a Rundeck job that runs the plan headless
+  pitstop discover --balancer SSH --upstream NAME [--database DSN] [-o F]    draft an inventory from nginx and PostgreSQL
+  pitstop import rundeck|ansible FILE [--production SEL ...] [-o FILE]       draft an inventory from Rundeck or Ansible nodes
+  pitstop export rundeck -i FILE [--plan NAME]                               print a Rundeck job that runs a plan headless
 
   -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
   pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags. pitstop --version prints the version.

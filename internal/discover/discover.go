@@ -77,7 +77,7 @@ func Discover(ctx context.Context, opt Options) (*importer.Draft, error) {
 		fmt.Sprintf("Pitstop inventory drafted by `%s`.", opt.Command),
 		"Values marked \"found\" were read from the balancer's nginx (nginx -T) and production's PostgreSQL.",
 		"Every value starting with TODO must be filled in: `pitstop plan -i THIS_FILE` lists each one left,",
-		"by line. See docs/import.md.",
+		"by line. See docs/import.md#fill-in-the-todos.",
 	}
 	if opt.SSHConfig != "" {
 		abs, err := filepath.Abs(opt.SSHConfig)

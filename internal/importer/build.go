@@ -30,7 +30,7 @@ func Build(src *Source, opt Options) (*Draft, error) {
 	d.Header = []string{
 		fmt.Sprintf("Pitstop inventory drafted by `%s` from %s, %s.", opt.Command, src.File, src.Format),
 		"Values marked \"found\" come from that file. Every value starting with TODO must be filled in:",
-		"`pitstop plan -i THIS_FILE` lists each one left, by line. See docs/import.md.",
+		"`pitstop plan -i THIS_FILE` lists each one left, by line. See docs/import.md#fill-in-the-todos.",
 	}
 	for _, n := range src.Nodes {
 		if !hostName.MatchString(n.Name) {

@@ -149,7 +149,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s at %s: %w: %v", op, c.Base.Redacted(), ErrUnreachable, trimURLError(err))
+		return fmt.Errorf("%s: %w at %s: %v; check rundeck.url (or RD_URL) and that Rundeck runs there", op, ErrUnreachable, c.Base.Redacted(), trimURLError(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -196,7 +196,7 @@ func (c *Client) SystemInfo(ctx context.Context) (version string, err error) {
 			} `json:"rundeck"`
 		} `json:"system"`
 	}
-	if err := c.do(ctx, "check the API token", http.MethodGet, "system/info", nil, nil, &info); err != nil {
+	if err := c.do(ctx, "connect", http.MethodGet, "system/info", nil, nil, &info); err != nil {
 		return "", err
 	}
 	return info.System.Rundeck.Version, nil
