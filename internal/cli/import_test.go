@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -214,9 +215,12 @@ upgrade:
 // stops with exit 1 before it contacts any host. The Rundeck here is a local stand-in that answers
 // 401 as Rundeck does; a real Rundeck cannot be installed on these machines.
 func TestRundeckRefusedBeforeAnyChange(t *testing.T) {
+	var mu sync.Mutex
 	var saw []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		saw = append(saw, r.Method+" "+r.URL.Path)
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		w.Write([]byte(`{"error":true,"apiversion":41,"errorCode":"api.error.authentication","message":"(Token:****) is not authorized"}`))
@@ -227,8 +231,14 @@ func TestRundeckRefusedBeforeAnyChange(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "Rundeck answered HTTP 401") || strings.Contains(out+errOut, "secret-token-1") {
 		t.Errorf("bad token: exit %d\n%s%s", code, out, errOut)
 	}
+	mu.Lock()
 	if len(saw) != 1 || saw[0] != "GET /api/41/system/info" {
 		t.Errorf("requests %v", saw)
+	}
+	mu.Unlock()
+	code, out, _ = runCLI(t, "check", "-i", file)
+	if code != 1 || !strings.Contains(out, "FAIL  rundeck: connect: Rundeck answered HTTP 401") || strings.Contains(out, "secret-token-1") {
+		t.Errorf("check with a refused token: exit %d\n%s", code, out)
 	}
 	srv.Close()
 	code, out, errOut = runCLI(t, "run", "-i", file, "--auto-approve", "--journal", filepath.Join(t.TempDir(), "j.jsonl"))

@@ -52,11 +52,18 @@ func (r *Runner) Run(ctx context.Context, host, command string, out steps.Output
 	if out == nil {
 		out = func(steps.Stream, string) {}
 	}
-	ex, err := r.Client.Run(ctx, job.Job, job.Options, job.Filter)
+	// The start is not cut by ctx: a request cancelled in flight could start an execution whose id
+	// never arrives, which nothing could then abort. Once the id is known, ctx is looked at again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ex, err := r.Client.Run(sctx, job.Job, job.Options, job.Filter)
+	cancel()
 	if err != nil {
 		return err
 	}
 	out(steps.Stdout, fmt.Sprintf("rundeck: execution %d of job %s started: %s", ex.ID, job.Job, ex.Permalink))
+	if ctx.Err() != nil {
+		return r.abort(ctx, ex, out)
+	}
 	return r.follow(ctx, host, job.Job, ex, out)
 }
 
