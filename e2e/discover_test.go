@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,6 +48,25 @@ func TestDiscoverLab(t *testing.T) {
 			t.Errorf("the draft lacks %q", found)
 		}
 	}
+	// The database given as an SSH target: psql runs there.
+	conn := want.Hosts[want.Sides.Production.Database].Postgres
+	m := regexp.MustCompile(`host=(\S+) port=(\d+) user=(\S+) dbname=(\S+)`).FindStringSubmatch(conn)
+	if m == nil {
+		t.Fatalf("the lab's connection string changed: %s", conn)
+	}
+	psql := fmt.Sprintf("/usr/lib/postgresql/15/bin/psql -h %s -p %s -U %s -d %s", m[1], m[2], m[3], m[4])
+	var viaSSH, viaErr bytes.Buffer
+	code = cli.Run([]string{"discover", "--balancer", "lb", "--ssh-config", want.SSHConfig, "--upstream", want.Balancer.Upstream,
+		"--nginx-test", want.Balancer.Test, "--database", "db-prod", "--psql", psql}, &viaSSH, &viaErr)
+	if code != 0 {
+		t.Fatalf("discover --database over SSH: exit %d:\n%s", code, viaErr.String())
+	}
+	for _, found := range []string{"\"db-prod\":\n    ssh: \"db-prod\" # found: --database", "database: \"db-backup\" # found: pg_stat_replication application_name db-backup"} {
+		if !strings.Contains(viaSSH.String(), found) {
+			t.Errorf("the draft from psql over SSH lacks %q:\n%s", found, viaSSH.String())
+		}
+	}
+
 	// Unfilled, plan refuses it with one error per TODO, each at its line.
 	_, err = inventory.Load(file)
 	es := inventory.AsErrors(err)
