@@ -69,3 +69,21 @@ func TestRundeckCommandErrors(t *testing.T) {
 		t.Errorf("with RD_URL set: %v", err)
 	}
 }
+
+func TestRundeckFixtureLoads(t *testing.T) {
+	t.Setenv("RD_URL", "")
+	data, err := os.ReadFile("testdata/rundeck.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := Parse("rundeck.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Upgrade.Commands) != 2 || len(inv.Upgrade.Migrate.Commands) != 1 || !inv.UsesRundeck() || inv.Rundeck.APIVersion != 41 {
+		t.Errorf("loaded %+v", inv.Upgrade)
+	}
+	if err := inv.Validate(); err != nil {
+		t.Errorf("validate again: %v", err)
+	}
+}
