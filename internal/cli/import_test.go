@@ -132,13 +132,19 @@ func TestExportRundeck(t *testing.T) {
 		j.Options[1].Name != "plan" || j.Options[1].Value != "reverse-sync" || strings.Join(j.Options[1].Values, ",") != "readonly,reverse-sync" {
 		t.Errorf("options %+v", j.Options)
 	}
-	if len(j.Sequence.Commands) != 1 {
+	if len(j.Sequence.Commands) != 3 {
 		t.Fatalf("commands %+v", j.Sequence.Commands)
 	}
-	// Rundeck replaces ${option.NAME} and the node's shell runs the line.
-	line := strings.NewReplacer("${option.version}", "9.9.9", "${option.plan}", "readonly").Replace(j.Sequence.Commands[0].Exec)
-	if b, err := exec.Command("sh", "-c", line).CombinedOutput(); err != nil {
-		t.Fatalf("the job's command failed: %v\n%s\n%s", err, line, b)
+	// Rundeck replaces ${option.NAME}; each command is one program and its arguments (no shell syntax
+	// that only some node executors would honour), run here by sh as an SSH node would.
+	sub := strings.NewReplacer("${option.version}", "9.9.9", "${option.plan}", "readonly")
+	for _, c := range j.Sequence.Commands {
+		if strings.ContainsAny(strings.ReplaceAll(c.Exec, `"${option.version}"`, ""), "><|;&") {
+			t.Errorf("command %q uses shell syntax", c.Exec)
+		}
+		if b, err := exec.Command("sh", "-c", sub.Replace(c.Exec)).CombinedOutput(); err != nil {
+			t.Fatalf("the job's command failed: %v\n%s\n%s", err, c.Exec, b)
+		}
 	}
 	args, _ := os.ReadFile(record)
 	copyFile := filepath.Join(dir, ".shop.rundeck.yaml")

@@ -99,10 +99,14 @@ func ExportJob(inv *inventory.Inventory, opt ExportOptions) ([]Job, error) {
 	}
 	dir, base := filepath.Split(abs)
 	copyPath := filepath.Join(dir, "."+strings.TrimSuffix(base, filepath.Ext(base))+".rundeck.yaml")
-	// Rundeck replaces ${option.NAME} in the command line before the node's shell runs it; the
-	// options' regex and value list keep what it inserts to safe characters.
-	setVersion := fmt.Sprintf(`sed -E 's/^  version:.*$/  version: "${option.version}"/' %s > %s`, shell.Quote(abs), shell.Quote(copyPath))
-	run := fmt.Sprintf("%s run -i %s --plan ${option.plan} --auto-approve", shell.Quote(opt.Pitstop), shell.Quote(copyPath))
+	// Rundeck replaces ${option.NAME} in each command line; the options' regex and value list keep
+	// what it inserts to safe characters. The commands use no shell syntax (no >, no &&): each is one
+	// program with its arguments, however the node runs it, and the job stops at the first that fails.
+	commands := []Command{
+		{Description: "copy the inventory", Exec: shell.Join("cp", abs, copyPath)},
+		{Description: "set upgrade.version to the version option", Exec: shell.Join("sed", "-i", "-E", `s/^  version:.*$/  version: "${option.version}"/`, copyPath)},
+		{Description: "run the Pitstop plan headless", Exec: shell.Join(opt.Pitstop, "run", "-i", copyPath, "--plan") + " ${option.plan} --auto-approve"},
+	}
 	job := Job{
 		Name:        fmt.Sprintf("pitstop %s upgrade", inv.Name),
 		Group:       "pitstop",
@@ -112,10 +116,7 @@ func ExportJob(inv *inventory.Inventory, opt ExportOptions) ([]Job, error) {
 			{Name: "version", Description: "the version to install (upgrade.version of the inventory)", Required: true, Value: inv.Upgrade.Version, Regex: versionOption},
 			{Name: "plan", Description: "the Pitstop plan to run", Required: true, Value: opt.Plan, Values: steps.PlanNames(), Enforced: true},
 		},
-		Sequence: Sequence{Strategy: "node-first", Commands: []Command{{
-			Description: "run the Pitstop plan headless",
-			Exec:        setVersion + " && " + run,
-		}}},
+		Sequence: Sequence{Strategy: "node-first", Commands: commands},
 	}
 	if opt.Node != "" {
 		yes := true
@@ -127,5 +128,5 @@ func ExportJob(inv *inventory.Inventory, opt ExportOptions) ([]Job, error) {
 
 // MarshalJobs renders jobs as Rundeck's YAML job list.
 func MarshalJobs(jobs []Job) ([]byte, error) {
-	return yaml.MarshalWithOptions(jobs, yaml.IndentSequence(true))
+	return yaml.Marshal(jobs)
 }
