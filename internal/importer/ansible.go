@@ -513,6 +513,7 @@ func (a *ansibleInv) resolve() (*Source, error) {
 		if n.Address == "" {
 			n.Address = hn
 		}
+		n.Local = vars["ansible_connection"] == "local"
 		src.Nodes = append(src.Nodes, n)
 	}
 	if len(src.Nodes) == 0 {

@@ -85,6 +85,7 @@ func TestAnsibleFormats(t *testing.T) {
 	}{
 		{"ansible.ini", []string{
 			"lb1.shop.invalid ssh=ops@lb1.shop.invalid:22 tags=ungrouped",
+			"localhost ssh=local tags=ungrouped",
 			"app-p1.shop.invalid ssh=www@app-p1.shop.invalid:22 tags=production,web_prod",
 			"app-p2.shop.invalid ssh=www@app-p2.shop.invalid:22 tags=production,web_prod",
 			"app-p3.shop.invalid ssh=root@app-p3-mgmt.shop.invalid:2222 tags=production,web_prod",
@@ -137,8 +138,8 @@ func TestAnsibleFormats(t *testing.T) {
 	if got := ini.Node("app-p1.shop.invalid").Attrs["ntp"]; got != "ntp-prod.shop.invalid" {
 		t.Errorf("parent group var ntp = %q", got)
 	}
-	if n := ini.Node("app-p3.shop.invalid"); n.Line != 6 {
-		t.Errorf("app-p3 at line %d, want 6", n.Line)
+	if n := ini.Node("app-p3.shop.invalid"); n.Line != 7 {
+		t.Errorf("app-p3 at line %d, want 7", n.Line)
 	}
 }
 

@@ -28,12 +28,17 @@ type Node struct {
 	Tags []string
 	// Attrs are the other attributes (Rundeck) or the merged variables (Ansible).
 	Attrs map[string]string
+	// Local: commands run on this machine (ansible_connection=local).
+	Local bool
 	// Line is where the node is defined (its first definition), 0 when the format has no lines.
 	Line int
 }
 
 // SSH returns the node's target in the inventory's ssh syntax: user@address[:port].
 func (n *Node) SSH() string {
+	if n.Local {
+		return "local"
+	}
 	t := inventory.Target{User: n.User, Host: n.Address, Port: n.Port}
 	if t.Host == "" {
 		t.Host = n.Name
