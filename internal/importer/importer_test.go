@@ -211,3 +211,29 @@ func TestMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestAnsiblePrecedence pins what ansible-inventory 2.14 resolves for the precedence fixture: a
+// deeper group wins over a shallower one, and among groups of one depth the later name wins.
+func TestAnsiblePrecedence(t *testing.T) {
+	src, err := ReadAnsible("testdata/ansible-precedence.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]string{
+		"h1": {"x": "a", "y": "parent", "z": "b"},
+		"h2": {"x": "host", "y": "parent"},
+		"h3": {"x": "b", "z": "c"},
+	}
+	for host, vars := range want {
+		n := src.Node(host)
+		if n == nil || len(n.Attrs) != len(vars) {
+			t.Errorf("%s: %v, want %v", host, n, vars)
+			continue
+		}
+		for k, v := range vars {
+			if n.Attrs[k] != v {
+				t.Errorf("%s: %s = %q, want %q", host, k, n.Attrs[k], v)
+			}
+		}
+	}
+}
