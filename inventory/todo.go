@@ -16,7 +16,7 @@ type todoVisitor struct {
 }
 
 func (v *todoVisitor) Visit(n ast.Node) ast.Visitor {
-	if s, ok := n.(*ast.StringNode); ok && strings.HasPrefix(strings.TrimSpace(s.Value), "TODO") {
+	if s, ok := n.(*ast.StringNode); ok && isTODO(s.Value) {
 		line, col := 1, 1
 		if tk := s.GetToken(); tk != nil && tk.Position != nil {
 			line, col = tk.Position.Line, max(tk.Position.Column, 1)
@@ -29,6 +29,12 @@ func (v *todoVisitor) Visit(n ast.Node) ast.Visitor {
 		v.errs = append(v.errs, &Error{File: v.source, Line: line, Col: col, Msg: msg})
 	}
 	return v
+}
+
+// isTODO reports a value written as TODO, TODO: … or TODO …, not a name that merely starts so (TODOist).
+func isTODO(v string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "TODO")
+	return ok && (rest == "" || rest[0] == ':' || rest[0] == ' ')
 }
 
 // todos returns an error for every TODO value in body.

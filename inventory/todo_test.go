@@ -51,3 +51,11 @@ func values(m map[int]string) []string {
 	}
 	return out
 }
+
+func TestIsTODO(t *testing.T) {
+	for v, want := range map[string]bool{"TODO": true, "TODO: the url": true, " TODO fill": true, "TODOist": false, "todo: x": false, "shop": false} {
+		if isTODO(v) != want {
+			t.Errorf("isTODO(%q) = %t", v, !want)
+		}
+	}
+}
