@@ -20,9 +20,9 @@ func cmdImport(args []string, stdout, stderr io.Writer) int {
 	var out string
 	var force bool
 	fs := newFlagSet("import", synopsis, stderr)
-	fs.StringVar(&opt.Production, "production", "", "the production side's nodes: a Rundeck `tag` or an Ansible group")
-	fs.StringVar(&opt.Backup, "backup", "", "the backup side's nodes: a Rundeck `tag` or an Ansible group")
-	fs.StringVar(&opt.Database, "database", "", "within each side, its database hosts: a Rundeck `tag` or an Ansible group (the first is the side's database, the others its replicas)")
+	fs.StringVar(&opt.Production, "production", "", "the production side's nodes: `SELECTOR`, a Rundeck tag or an Ansible group")
+	fs.StringVar(&opt.Backup, "backup", "", "the backup side's nodes: `SELECTOR`, a Rundeck tag or an Ansible group")
+	fs.StringVar(&opt.Database, "database", "", "within each side, its database hosts: `SELECTOR`, a Rundeck tag or an Ansible group (the first is the side's database, the others its replicas)")
 	fs.StringVar(&opt.Balancer, "balancer", "", "the nginx node: its `NAME`, or a tag or group with exactly one node")
 	fs.StringVar(&out, "o", "", "write the inventory to `FILE` instead of printing it")
 	fs.BoolVar(&force, "force", false, "with -o, overwrite FILE if it exists")
