@@ -33,8 +33,17 @@ func isPlaceholder(name string) bool {
 }
 
 // Expand replaces the placeholders in cmd with the values for host, each shell-quoted, and turns
-// {{name}} into {name}. Unknown placeholders are left as written (validation rejects them).
+// {{name}} into {name}. Unknown placeholders are left as written (validation rejects them). In a
+// Rundeck job (see RundeckJob) the options and the filter get the values unquoted.
 func (inv *Inventory) Expand(cmd, host string) string {
+	if j, ok, err := ParseRundeckJob(cmd); ok && err == nil {
+		return inv.expandRundeck(j, host)
+	}
+	return inv.expand(cmd, host, shell.Quote)
+}
+
+// expand is Expand with quote applied to each value.
+func (inv *Inventory) expand(cmd, host string, quote func(string) string) string {
 	var serve, addr string
 	if h := inv.Hosts[host]; h != nil {
 		serve = h.Serve
@@ -51,13 +60,13 @@ func (inv *Inventory) Expand(cmd, host string) string {
 		}
 		switch m[1 : len(m)-1] {
 		case "host":
-			return shell.Quote(host)
+			return quote(host)
 		case "serve":
-			return shell.Quote(serve)
+			return quote(serve)
 		case "addr":
-			return shell.Quote(addr)
+			return quote(addr)
 		case "version":
-			return shell.Quote(inv.Upgrade.Version)
+			return quote(inv.Upgrade.Version)
 		}
 		return m
 	})

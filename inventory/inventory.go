@@ -40,6 +40,8 @@ type Inventory struct {
 	Upgrade     Upgrade          `yaml:"upgrade"`
 	Thresholds  Thresholds       `yaml:"thresholds"`
 	ReverseSync ReverseSync      `yaml:"reverse_sync"`
+	// Rundeck is where upgrade or migrate commands written as Rundeck jobs run (see RundeckJob).
+	Rundeck RundeckConfig `yaml:"rundeck"`
 	// SSHConfig is an ssh_config file used instead of ~/.ssh/config (relative to the inventory file).
 	SSHConfig string `yaml:"ssh_config"`
 
@@ -113,15 +115,15 @@ type SideSpec struct {
 type Upgrade struct {
 	Version string `yaml:"version"`
 	// OneAtATime runs the upgrade commands on one app host after another instead of in parallel.
-	OneAtATime bool     `yaml:"one_at_a_time"`
-	Commands   []string `yaml:"commands"`
-	Migrate    Migrate  `yaml:"migrate"`
-	Verify     Verify   `yaml:"verify"`
+	OneAtATime bool        `yaml:"one_at_a_time"`
+	Commands   CommandList `yaml:"commands"`
+	Migrate    Migrate     `yaml:"migrate"`
+	Verify     Verify      `yaml:"verify"`
 }
 
 // Migrate is the schema migration, run once on one host of the side being upgraded.
 type Migrate struct {
-	Commands []string `yaml:"commands"`
+	Commands CommandList `yaml:"commands"`
 }
 
 // Verify is how one app host is checked directly, bypassing the balancer.

@@ -67,8 +67,9 @@ func parse(source string, data []byte, dir string) (*Inventory, error) {
 		return nil, Errors{e}
 	}
 	sh := newShape(source, body)
+	todo := todos(source, body)
 	if len(sh.errs) > 0 {
-		return nil, sortErrors(sh.errs)
+		return nil, withTODOs(sortErrors(sh.errs), todo)
 	}
 	inv := &Inventory{}
 	// The parser has already refused duplicate keys; the decoder's own check would also refuse a key
@@ -85,8 +86,8 @@ func parse(source string, data []byte, dir string) (*Inventory, error) {
 	if dir != "" {
 		c.resolveSSHConfig(dir)
 	}
-	if len(c.errs) > 0 {
-		return nil, sortErrors(c.errs)
+	if len(c.errs) > 0 || len(todo) > 0 {
+		return nil, withTODOs(sortErrors(c.errs), todo)
 	}
 	return inv, nil
 }

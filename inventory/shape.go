@@ -33,7 +33,11 @@ type shape struct {
 	errs   Errors
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType    = reflect.TypeFor[time.Duration]()
+	commandListType = reflect.TypeFor[CommandList]()
+	commandItemType = reflect.TypeFor[commandItem]()
+)
 
 // newShape walks body, the root node of the inventory document.
 func newShape(source string, body ast.Node) *shape {
@@ -128,7 +132,11 @@ func (s *shape) check(node ast.Node, t reflect.Type, path string, keyPos *token.
 			return
 		}
 		for i, v := range seq.Values {
-			s.walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), nil)
+			elem := t.Elem()
+			if t == commandListType && !isScalar(unwrap(v)) {
+				elem = commandItemType // a Rundeck job
+			}
+			s.walk(v, elem, fmt.Sprintf("%s[%d]", path, i), nil)
 		}
 	case t.Kind() == reflect.String:
 		if !isScalar(inner) {

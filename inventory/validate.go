@@ -373,6 +373,10 @@ func (c *checker) checkThresholds() {
 // checkCommand checks one command of a list: not blank, and only known placeholders. noServe, when
 // not empty, says where the command runs if that host has no serve address.
 func (c *checker) checkCommand(path, cmd, noServe string) {
+	if j, ok, err := ParseRundeckJob(cmd); ok {
+		c.checkRundeck(path, j, err)
+		return
+	}
 	if blank(cmd) {
 		c.errorf(path, "%s is blank; write the command or remove the entry", path)
 		return

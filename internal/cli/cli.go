@@ -32,6 +32,9 @@ Usage:
   pitstop watch -i FILE                                                      print replication lag and what users see
   pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
+  pitstop discover --balancer SSH --upstream NAME [--database DSN] [-o F]    draft an inventory from nginx and PostgreSQL
+  pitstop import rundeck|ansible FILE [--production SEL ...] [-o FILE]       draft an inventory from Rundeck or Ansible nodes
+  pitstop export rundeck -i FILE [--plan NAME]                               print a Rundeck job that runs a plan headless
 
   -i FILE is short for --inventory FILE; -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
   pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags. pitstop --version prints the version.
@@ -69,6 +72,12 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return cmdLab(rest, stdout, stderr)
 	case "switch":
 		return cmdSwitch(rest, stdout, stderr)
+	case "discover":
+		return cmdDiscover(rest, stdout, stderr)
+	case "import":
+		return cmdImport(rest, stdout, stderr)
+	case "export":
+		return cmdExport(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
 	return exitBadInput

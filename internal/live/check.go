@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/rundeck"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -38,6 +39,15 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	c := &checker{causes: map[string]*result{}, hostFail: map[string]*result{}}
+	if w.Rundeck != nil {
+		lines, err := rundeck.Check(ctx, w.Rundeck, inv)
+		for _, l := range lines {
+			c.report(l, nil)
+		}
+		if err != nil {
+			c.report("rundeck", err)
+		}
+	}
 
 	// Hosts first, in the inventory's order whatever order they answer in.
 	hosts := inv.HostNames()

@@ -12,6 +12,7 @@ import (
 	"github.com/pitstop-ops/pitstop/internal/postgres"
 	"github.com/pitstop-ops/pitstop/internal/probe"
 	"github.com/pitstop-ops/pitstop/internal/remote"
+	"github.com/pitstop-ops/pitstop/internal/rundeck"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -42,11 +43,21 @@ type World struct {
 	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
 	lock   *lockHold
 	closed sync.Once
+
+	// Rundeck runs the commands that are Rundeck jobs; nil when the inventory has none.
+	Rundeck *rundeck.Client
 }
 
 // Open builds the adapters and starts the probe. Nothing is changed on any host.
 func Open(ctx context.Context, inv *inventory.Inventory, opt Options) (*World, error) {
 	w := &World{inv: inv}
+	if inv.UsesRundeck() {
+		c, err := rundeck.FromInventory(inv)
+		if err != nil {
+			return nil, err
+		}
+		w.Rundeck = c
+	}
 	w.Hosts = remote.New(inv, opt.Remote)
 	w.Probe = probe.New(inv, probe.Options{})
 	w.Probe.Start(ctx)
@@ -76,7 +87,11 @@ func dialHost(inv *inventory.Inventory, hosts *remote.Pool) func(host string) po
 
 // Ports returns the world as the engine sees it.
 func (w *World) Ports() steps.World {
-	pw := steps.World{Hosts: w.Hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
+	var hosts steps.Runner = w.Hosts
+	if w.Rundeck != nil {
+		hosts = &rundeck.Runner{Next: w.Hosts, Client: w.Rundeck}
+	}
+	pw := steps.World{Hosts: hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
 	if w.lock != nil {
 		pw.Lock = w.lock
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pitstop-ops/pitstop/internal/nginx"
 	"github.com/pitstop-ops/pitstop/internal/postgres"
+	"github.com/pitstop-ops/pitstop/internal/rundeck"
 	"github.com/pitstop-ops/pitstop/inventory"
 )
 
@@ -25,6 +26,13 @@ func OpenLocked(ctx context.Context, inv *inventory.Inventory, opt Options) (*Wo
 	w, err := Open(ctx, inv, opt)
 	if err != nil {
 		return nil, err
+	}
+	if w.Rundeck != nil {
+		// Before anything changes: Rundeck answers, takes the token, and has every job.
+		if _, err := rundeck.Check(ctx, w.Rundeck, inv); err != nil {
+			w.Close()
+			return nil, err
+		}
 	}
 	if opt.Operator == "" {
 		opt.Operator = "operator"
