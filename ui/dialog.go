@@ -15,6 +15,9 @@ import (
 // leaves the question open.
 func (m *Model) answer(k tea.KeyPressMsg) tea.Cmd {
 	d := m.dialog
+	if d.phrase != "" {
+		return m.answerTyped(k)
+	}
 	key := k.String()
 	yes := key == "y" || key == "enter" || (d.kind == askQuit && key == "ctrl+c")
 	no := key == "n" || key == "esc" || (d.kind != askQuit && (key == "q" || key == "ctrl+c"))
@@ -42,6 +45,47 @@ func (m *Model) answer(k tea.KeyPressMsg) tea.Cmd {
 			return tea.Quit
 		}
 		return m.decideFor(steps.Abort, m.gateStep(), false, true)
+	}
+	return nil
+}
+
+// typeMarker introduces, at the end of the engine's question, the phrase an operator must type to
+// confirm a rollback that discards writes (steps' discard question).
+const typeMarker = "To do it anyway, type: "
+
+// typePhrase returns the phrase a question asks to be typed, or "" when it asks for y/n.
+func typePhrase(text string) string {
+	if i := strings.LastIndex(text, typeMarker); i >= 0 {
+		return strings.TrimSpace(text[i+len(typeMarker):])
+	}
+	return ""
+}
+
+// answerTyped handles a key while a question asks for a typed phrase: printable keys type, backspace
+// erases, enter confirms only when the phrase matches exactly, esc and ctrl+c cancel. y and n type
+// letters here: a typed confirmation is never one key.
+func (m *Model) answerTyped(k tea.KeyPressMsg) tea.Cmd {
+	d := m.dialog
+	switch key := k.String(); key {
+	case "esc", "ctrl+c":
+		m.dialog = nil
+		m.run.rbAsk, m.pending = "", nil
+	case "backspace":
+		if r := []rune(d.typed); len(r) > 0 {
+			d.typed = string(r[:len(r)-1])
+		}
+	case "enter":
+		if d.typed != d.phrase {
+			return nil
+		}
+		m.dialog, m.run.rbAsk = nil, ""
+		return m.send(steps.Decision{Kind: steps.Rollback, By: m.cfg.Operator, StepID: d.stepID, Force: true, Discard: d.typed}, false)
+	case "space":
+		d.typed += " "
+	default:
+		if t := k.Text; t != "" {
+			d.typed += t
+		}
 	}
 	return nil
 }
@@ -74,6 +118,9 @@ func (m *Model) dialogLines(w, maxH int) []string {
 		yes, no = "roll back anyway (force)", "keep traffic where it is"
 	}
 	keys := "  " + s.Key.Render("[y]") + " " + yes + s.Dim.Render(" · ") + s.Key.Render("[n]") + " " + no
+	if d.phrase != "" {
+		return m.typedLines(w, maxH)
+	}
 
 	state := bulletLines(heading, items, w)
 	// The question gives way first (down to one line), then the state is cut at its end.
@@ -90,6 +137,35 @@ func (m *Model) dialogLines(w, maxH int) []string {
 		lines = append(lines, s.Normal.Render(l))
 	}
 	return append(lines, keys)
+}
+
+// typedLines asks a question answered by typing a phrase: the phrase and the input line always show;
+// the question's text gives way above them.
+func (m *Model) typedLines(w, maxH int) []string {
+	s, d := m.styles, m.dialog
+	q := strings.TrimSpace(d.text)
+	if i := strings.LastIndex(q, typeMarker); i >= 0 {
+		q = strings.TrimSpace(q[:i])
+	}
+	phrase := indent(wrap(typeMarker+d.phrase, w-4, unlimited), "  ", "  ")
+	match := "type it exactly"
+	if d.typed == d.phrase {
+		match = "matches"
+	}
+	input := "  > " + s.Key.Render(d.typed+"▏") + s.Dim.Render(" ("+match+")")
+	keys := "  " + s.Key.Render("[enter]") + " roll back and discard" + s.Dim.Render(" · ") + s.Key.Render("[esc]") + " keep users where they are"
+	var lines []string
+	for i, l := range wrap(q, w-2, max(1, maxH-len(phrase)-2)) {
+		lead := "  "
+		if i == 0 {
+			lead = "? "
+		}
+		lines = append(lines, s.Dialog.Render(lead+l))
+	}
+	for _, l := range phrase {
+		lines = append(lines, s.Dialog.Render(l))
+	}
+	return append(lines, input, keys)
 }
 
 // bulletLines puts heading on a line of its own and each item under it, wrapped to w cells with

@@ -214,7 +214,7 @@ func (m *Model) reconcileDialog() {
 	}
 	if m.run.rbAsk != "" && m.dialog == nil {
 		// While a step runs there is no gate: the forced rollback goes to whatever runs.
-		m.dialog = &dialog{kind: askForceRollback, stepID: m.gateStep(), text: m.run.rbAsk}
+		m.dialog = &dialog{kind: askForceRollback, stepID: m.gateStep(), text: m.run.rbAsk, phrase: typePhrase(m.run.rbAsk)}
 	}
 }
 
@@ -270,7 +270,12 @@ func (m *Model) decide(kind steps.DecisionKind, force, quit bool) tea.Cmd {
 
 // decideFor sends a decision from the operator for stepID, through a command so Update stays pure.
 func (m *Model) decideFor(kind steps.DecisionKind, stepID string, force, quit bool) tea.Cmd {
-	d := steps.Decision{Kind: kind, By: m.cfg.Operator, StepID: stepID, Force: force}
+	return m.send(steps.Decision{Kind: kind, By: m.cfg.Operator, StepID: stepID, Force: force}, quit)
+}
+
+// send sends d to the engine and marks it pending.
+func (m *Model) send(d steps.Decision, quit bool) tea.Cmd {
+	kind, stepID := d.Kind, d.StepID
 	switch g := m.run.gate; {
 	case g != nil && g.StepID == stepID && kind != steps.Abort:
 		m.pending = &pending{stepID: g.StepID, gate: g.Kind, kind: kind}

@@ -77,6 +77,8 @@ func keyMsg(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyEnter}
 	case "esc":
 		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
 	case "ctrl+c":
 		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
 	case "right":
@@ -372,4 +374,43 @@ func TestOutputScrollsSideways(t *testing.T) {
 		h.press("left")
 	}
 	h.wantScreen("begin xxx")
+}
+
+// A rollback that would discard the promoted backup's writes is confirmed only by typing the phrase
+// the engine asks for: y does not do it, a wrong phrase does not, esc keeps users where they are.
+func TestRollbackDiscardNeedsTypedPhrase(t *testing.T) {
+	const phrase = "discard 1000 bytes of WAL not yet applied on db-p"
+	ask := steps.Event{Kind: steps.EvRollbackAsk, StepID: "upgrade-production",
+		Text: "db-b was promoted and holds users' writes that db-p does not have (1000 bytes of WAL not yet applied on db-p). A rollback sends users to db-p without them. To do it anyway, type: " + phrase}
+	typeText := func(h *harness, s string) {
+		for _, r := range s {
+			h.press(string(r))
+		}
+	}
+
+	h := newHarness(t, toFailedGate(fixtureInventory(2)))
+	h.press("R")
+	h.events(ask)
+	h.wantScreen("To do it anyway, type: discard 1000 bytes", "[enter] roll back and discard", "[esc] keep users where they are")
+	h.press("y", "enter")
+	h.wantSent(dec(steps.Rollback, "upgrade-production")) // "y" + enter is not the phrase
+	h.press("backspace")
+	typeText(h, phrase[:10])
+	h.press("enter")
+	h.wantSent(dec(steps.Rollback, "upgrade-production")) // half the phrase is not enough
+	typeText(h, phrase[10:])
+	h.wantScreen("(matches)")
+	h.press("enter")
+	want := dec(steps.Rollback, "upgrade-production")
+	want.Force, want.Discard = true, phrase
+	h.wantSent(dec(steps.Rollback, "upgrade-production"), want)
+
+	h = newHarness(t, toFailedGate(fixtureInventory(2)))
+	h.press("R")
+	h.events(ask)
+	h.press("esc")
+	if strings.Contains(h.screen(), "To do it anyway") {
+		t.Error("the discard question stayed after esc")
+	}
+	h.wantSent(dec(steps.Rollback, "upgrade-production"))
 }

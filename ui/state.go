@@ -33,6 +33,9 @@ type dialog struct {
 	kind   dialogKind
 	stepID string // the gate it was asked at; a new gate makes the question stale
 	text   string // why the engine asks (askForceRollback)
+	// phrase, when set, is what the operator must type to confirm (the engine's discard question);
+	// typed is what they typed so far.
+	phrase, typed string
 }
 
 type dialogKind int
