@@ -16,6 +16,8 @@ import (
 //	{serve}    its serve address (host:port), '' when it has none
 //	{addr}     the host part of serve, '' when it has none
 //	{version}  upgrade.version
+//	{database_url}  the database commands work on: production's primary (its postgres: string);
+//	                a rehearsal's copy in `pitstop rehearse`
 //
 // Braces that are not placeholders pass through: ${VAR} (a $ right before the brace), {} and
 // {print $1} (no letters-only name inside). {{name}} is the escape for a literal {name}, as in
@@ -25,7 +27,7 @@ import (
 var placeholderRE = regexp.MustCompile(`\$?\{\{[A-Za-z_]+\}\}|\$?\{[A-Za-z_]+\}`)
 
 // placeholderNames are the known placeholders, sorted.
-var placeholderNames = []string{"addr", "host", "serve", "version"}
+var placeholderNames = []string{"addr", "database_url", "host", "serve", "version"}
 
 func isPlaceholder(name string) bool {
 	_, found := slices.BinarySearch(placeholderNames, name)
@@ -39,11 +41,11 @@ func (inv *Inventory) Expand(cmd, host string) string {
 	if j, ok, err := ParseRundeckJob(cmd); ok && err == nil {
 		return inv.expandRundeck(j, host)
 	}
-	return inv.expand(cmd, host, shell.Quote)
+	return inv.expand(cmd, host, inv.DatabaseURL(), shell.Quote)
 }
 
-// expand is Expand with quote applied to each value.
-func (inv *Inventory) expand(cmd, host string, quote func(string) string) string {
+// expand is Expand with {database_url} set to dbURL and quote applied to each value.
+func (inv *Inventory) expand(cmd, host, dbURL string, quote func(string) string) string {
 	var serve, addr string
 	if h := inv.Hosts[host]; h != nil {
 		serve = h.Serve
@@ -67,6 +69,8 @@ func (inv *Inventory) expand(cmd, host string, quote func(string) string) string
 			return quote(addr)
 		case "version":
 			return quote(inv.Upgrade.Version)
+		case "database_url":
+			return quote(dbURL)
 		}
 		return m
 	})

@@ -42,6 +42,8 @@ type Inventory struct {
 	ReverseSync ReverseSync      `yaml:"reverse_sync"`
 	// Rundeck is where upgrade or migrate commands written as Rundeck jobs run (see RundeckJob).
 	Rundeck RundeckConfig `yaml:"rundeck"`
+	// Rehearsal is where `pitstop rehearse` tries the migration on a copy (rehearsal.go).
+	Rehearsal Rehearsal `yaml:"rehearsal"`
 	// SSHConfig is an ssh_config file used instead of ~/.ssh/config (relative to the inventory file).
 	SSHConfig string `yaml:"ssh_config"`
 
@@ -151,6 +153,8 @@ type Thresholds struct {
 	Window  time.Duration `yaml:"window"`
 	// Timeout bounds how long a gate waits for its conditions before the step fails.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxWindow fails a rehearsal whose predicted write-refusal window is longer (0: no limit).
+	MaxWindow time.Duration `yaml:"max_window"`
 }
 
 // Defaults fills every optional field left empty.
@@ -208,6 +212,7 @@ func (inv *Inventory) Defaults() {
 			h.Name = name
 		}
 	}
+	inv.rehearsalDefaults()
 }
 
 // Host returns the named host, or nil.

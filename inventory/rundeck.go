@@ -105,7 +105,9 @@ func (inv *Inventory) UsesRundeck() bool {
 // expandRundeck replaces the placeholders in the job's options and filter with host's values, as
 // they are: they go to Rundeck's API, not to a shell.
 func (inv *Inventory) expandRundeck(j *RundeckJob, host string) string {
-	raw := func(s string) string { return inv.expand(s, host, func(v string) string { return v }) }
+	raw := func(s string) string {
+		return inv.expand(s, host, inv.DatabaseURL(), func(v string) string { return v })
+	}
 	out := RundeckJob{Job: j.Job, Filter: raw(j.Filter)}
 	if len(j.Options) > 0 {
 		out.Options = map[string]string{}

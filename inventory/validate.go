@@ -52,6 +52,7 @@ func (c *checker) check() {
 	c.checkBalancer()
 	roles := c.checkSides()
 	c.checkHosts(roles)
+	c.checkRehearsal(roles)
 	c.checkUpgrade()
 	c.checkThresholds()
 	for i, cmd := range c.inv.ReverseSync.Rebuild {
@@ -388,7 +389,7 @@ func (c *checker) checkCommand(path, cmd, noServe string) {
 			if best := closest(name, placeholderNames); best != "" {
 				hint = fmt.Sprintf(" (did you mean {%s}?)", best)
 			}
-			c.errorf(path, "%s uses {%s}, which is not a placeholder%s; the placeholders are {host}, {serve}, {addr} and {version}, and a literal {%s} is written {{%s}}", path, name, hint, name, name)
+			c.errorf(path, "%s uses {%s}, which is not a placeholder%s; the placeholders are {host}, {serve}, {addr}, {version} and {database_url}, and a literal {%s} is written {{%s}}", path, name, hint, name, name)
 		case noServe != "" && (name == "serve" || name == "addr"):
 			c.errorf(path, "%s uses {%s}, but it runs on %s; use {host} or write the address", path, name, noServe)
 		}
