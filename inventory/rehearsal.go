@@ -3,9 +3,12 @@ package inventory
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pitstop-ops/pitstop/internal/shell"
 )
@@ -196,4 +199,36 @@ func (inv *Inventory) DatabaseURL() string {
 // rehearsal points commands at its copy this way.
 func (inv *Inventory) ExpandFor(cmd, host, dbURL string) string {
 	return inv.expand(cmd, host, dbURL, shell.Quote)
+}
+
+// CopyURL is the connection string of the copy, as commands get it in {database_url}: the source's
+// user, database and password (if its connection string has one) at rehearsal.listen:port.
+func (r *Rehearsal) CopyURL(inv *Inventory) (string, error) {
+	conn := ""
+	if h := inv.Hosts[r.Source]; h != nil {
+		conn = h.Postgres
+	}
+	if conn == "" {
+		conn = r.SourceConn
+	}
+	if conn == "" {
+		return "", fmt.Errorf("%s: rehearsal.source %q has no postgres: connection string, so commands cannot be given the copy's; add one to hosts.%s", inv.Source, r.Source, r.Source)
+	}
+	cfg, err := pgconn.ParseConfig(conn)
+	if err != nil {
+		return "", fmt.Errorf("%s: hosts.%s.postgres cannot be parsed (%s); fix the connection string", inv.Source, r.Source, scrubConn(err, conn))
+	}
+	u := url.URL{Scheme: "postgres", Host: r.ListenAddr(), Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
+	switch {
+	case cfg.User != "" && cfg.Password != "":
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	case cfg.User != "":
+		u.User = url.User(cfg.User)
+	}
+	return u.String(), nil
+}
+
+// scrubConn is err's text without the connection string, which may hold a password.
+func scrubConn(err error, conn string) string {
+	return strings.ReplaceAll(err.Error(), conn, "…")
 }

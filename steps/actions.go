@@ -180,6 +180,9 @@ func (e *Engine) do(ctx context.Context, st *Step, out chan<- Event) error {
 		say(st.To, "dropping the reverse sync")
 		return w.DB.StopReverseSync(ctx, st.From, st.To)
 	}
+	if isRehearseAction(st.Action) {
+		return e.doRehearse(ctx, st, out)
+	}
 	return fmt.Errorf("step %q has unknown action %q", st.ID, st.Action)
 }
 

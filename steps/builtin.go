@@ -32,6 +32,8 @@ func Build(inv *inventory.Inventory, name string) (*Plan, error) {
 				inv.Source, inv.Sides.Backup.Database, inv.Sides.Production.Database)
 		}
 		return b.reverseSync(), nil
+	case PlanRehearse:
+		return BuildRehearse(inv, PlanReadonly)
 	}
 	return nil, fmt.Errorf("unknown plan %q: choose one of %v", name, PlanNames())
 }

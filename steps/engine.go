@@ -97,6 +97,8 @@ type Engine struct {
 	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
 	skippedChecks []string
 	totals        ProbeTotals // what the probe saw over the whole run
+	// rehearsal is what the rehearse plan measured (rehearse_run.go).
+	rehearsal rehearsalState
 }
 
 // New returns an engine ready to run plan.

@@ -27,6 +27,7 @@ const (
 	EvRollbackAsk   Kind = "rollback-ask"  // Text says why the rollback needs confirming
 	EvNotice        Kind = "notice"        // Text
 	EvPlanFinished  Kind = "plan-finished" // Status, Duration, Text (summary), Err
+	EvMeasured      Kind = "measured"      // Measure: what the rehearse plan measured in a step
 )
 
 // Status is the state of a step or of the whole plan.
@@ -62,6 +63,7 @@ type Event struct {
 	Readings *Readings     `json:"readings,omitempty"`
 	Change   *Change       `json:"change,omitempty"`
 	Summary  *Summary      `json:"summary,omitempty"`
+	Measure  *Measurement  `json:"measure,omitempty"`
 }
 
 // GateKind tells why the engine is waiting.

@@ -64,6 +64,8 @@ type Step struct {
 	Version string `json:"version,omitempty"`
 	// Path is fetched on each host by a direct verification.
 	Path string `json:"path,omitempty"`
+	// For is, in the rehearse plan's prediction, the plan whose window thresholds.max_window limits.
+	For string `json:"for,omitempty"`
 	// Config is the balancer change a switch makes (for display; the adapter renders it again).
 	Config *Change `json:"config,omitempty"`
 	Gate   Gate    `json:"gate"`

@@ -201,6 +201,8 @@ type World struct {
 	DB       Database
 	Probe    Probe
 	Clock    Clock
+	// Rehearsal is the copy the rehearse plan works on; nil for the other plans.
+	Rehearsal Rehearsal
 	// Live is true for real infrastructure, false for the simulated demo world.
 	Live bool
 	// Lock, when set, tells the engine whether the run still holds Pitstop's lock: once it is lost,

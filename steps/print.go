@@ -43,7 +43,7 @@ func (p *Printer) Print(ev Event) {
 		line = "plan started: " + ev.Text
 	case EvPhaseStarted:
 		line = "── " + ev.Phase
-	case EvPhaseFinished:
+	case EvPhaseFinished, EvMeasured:
 		return
 	case EvStepStarted:
 		if ev.Status == StatusWaiting {
