@@ -31,6 +31,7 @@ Usage:
   pitstop check -i FILE                                                      preflight: reachability, host keys, nginx, databases
   pitstop watch -i FILE                                                      print replication lag and what users see
   pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
+  pitstop rehearse -i FILE [--auto-approve] [--cleanup]                      migrate a copy of production's database; predict the window
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
   pitstop discover --balancer SSH --upstream NAME [--database DSN] [-o F]    draft an inventory from nginx and PostgreSQL
   pitstop import rundeck|ansible FILE [--production SEL ...] [-o FILE]       draft an inventory from Rundeck or Ansible nodes
@@ -78,6 +79,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return cmdImport(rest, stdout, stderr)
 	case "export":
 		return cmdExport(rest, stdout, stderr)
+	case "rehearse":
+		return cmdRehearse(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
 	return exitBadInput

@@ -127,11 +127,16 @@ type session struct {
 // command (exit 2) before it starts a world or connects to a host. It returns a nil session with the
 // exit code after printing what is wrong.
 func prepare(cmd string, inv *inventory.Inventory, f runFlags, stderr io.Writer) (*session, int) {
+	if f.plan == steps.PlanRehearse && cmd != "rehearse" {
+		fmt.Fprintf(stderr, "pitstop %s: the rehearse plan works on a real copy of the database and cleans up after itself: run it with pitstop rehearse -i FILE (the demo world cannot simulate it)\n", cmd)
+		return nil, exitBadInput
+	}
 	plan, err := steps.Build(inv, f.plan)
 	if err != nil {
 		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
 		return nil, exitBadInput
 	}
+
 	if !f.autoApprove && !isTerminal() {
 		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless\n", cmd)
 		return nil, exitBadInput
