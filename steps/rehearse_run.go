@@ -92,13 +92,13 @@ func (e *Engine) doRehearse(ctx context.Context, st *Step, out chan<- Event) err
 		}
 		preds := Predict(e.inv, *mig, up, upgraded)
 		for _, p := range preds {
-			say("", p.String())
+			say(r.Host, p.String())
 			if p.Note != "" {
-				say("", "  "+p.Note)
+				say(r.Host, "  "+p.Note)
 			}
 		}
 		for _, l := range LockFindings(*mig) {
-			say("", l)
+			say(r.Host, l)
 		}
 		measured(Measurement{Predictions: preds})
 		if problems := Limits(e.inv, st.For, preds, *mig); len(problems) > 0 {

@@ -16,8 +16,11 @@ import (
 // appArgs are the arguments of the pitstop binary that run one application instance.
 func (l *layout) appArgs(host, version string) []string {
 	db := appDB(l.primary())
-	if host == hostAppBack {
+	switch host {
+	case hostAppBack:
 		db = appDB(l.standby())
+	case hostAppRehearse:
+		db = appDB(l.rehearsalCopy()) // the copy a rehearsal starts
 	}
 	return []string{"lab", "app", "--version", version, "--listen", l.appAddr(host), "--db", db,
 		"--instance", host, "--pid-file", l.pidFile(host)}

@@ -26,6 +26,9 @@ type BenchOptions struct {
 	// UpgradeSleep, when set, makes the upgrade take that long with the application stopped, as
 	// installing a real release does: both procedures run appctl stop, sleep, appctl start.
 	UpgradeSleep time.Duration
+	// MigrateHold, when set, makes the migration rewrite items and hold its lock that long (a slow
+	// migration, the same in both procedures).
+	MigrateHold time.Duration
 	// Load is the simulated users (URLs and name prefix are filled in).
 	Load LoadOptions
 	// Settle is how long the load runs before and after each procedure (default 2s).
@@ -63,7 +66,7 @@ func Bench(ctx context.Context, opt BenchOptions) (*BenchResult, error) {
 		opt.Dir = scratch + "/lab"
 	}
 	res := &BenchResult{LoadBefore: loadAverage(), CPUs: cpus()}
-	labOpt := Options{Dir: opt.Dir, PortBase: opt.PortBase, SSH: opt.SSH}
+	labOpt := Options{Dir: opt.Dir, PortBase: opt.PortBase, SSH: opt.SSH, MigrateHold: opt.MigrateHold}
 	start := time.Now()
 	st, err := Up(ctx, labOpt)
 	if err != nil {

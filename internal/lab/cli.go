@@ -109,6 +109,9 @@ func checkOptions(opt Options) error {
 	if opt.PortBase <= 0 { // Up takes 0 as the default; on the command line it is a mistake
 		return fmt.Errorf("port base %d: choose one from 1024 to %d", opt.PortBase, 32767-offApp)
 	}
+	if opt.MigrateHold < 0 {
+		return fmt.Errorf("--migrate-hold %s: give 0 or a positive duration", opt.MigrateHold)
+	}
 	if opt.Pitstop == "" {
 		opt.Pitstop = "pitstop" // only the options are checked here; Up finds the running binary
 	}
@@ -123,6 +126,7 @@ func upMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&opt.Dir, "dir", DefaultDir(), "the lab's directory (created; must be empty or hold an old lab)")
 	fs.BoolVar(&opt.SSH, "ssh", false, "run an sshd on loopback and reach every lab host through it")
 	fs.IntVar(&opt.PortBase, "port-base", DefaultPortBase, fmt.Sprintf("first port of the lab's range (uses base … base+%d)", offApp))
+	fs.DurationVar(&opt.MigrateHold, "migrate-hold", 0, "make the inventory's migration rewrite items and hold its lock this long (a slow migration to rehearse)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -137,8 +141,8 @@ func upMain(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprint(stdout, st)
-	fmt.Fprintf(stdout, "\nlab up in %.1fs. Rehearse with:\n  pitstop run -i %s\nStop it with:\n  pitstop lab down --dir %s\n",
-		time.Since(start).Seconds(), st.Inventory, st.Dir)
+	fmt.Fprintf(stdout, "\nlab up in %.1fs. Rehearse with:\n  pitstop run -i %s\nTry the migration on a copy of the database first with:\n  pitstop rehearse -i %s\nStop it with:\n  pitstop lab down --dir %s\n",
+		time.Since(start).Seconds(), st.Inventory, st.Inventory, st.Dir)
 	return nil
 }
 
@@ -181,6 +185,7 @@ func benchMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&opt.PortBase, "port-base", DefaultPortBase, "first port of the lab's range")
 	fs.BoolVar(&opt.SSH, "ssh", false, "run every command through the lab's sshd")
 	fs.DurationVar(&opt.UpgradeSleep, "upgrade-sleep", 0, "make each upgrade take this long with the app stopped (both procedures)")
+	fs.DurationVar(&opt.MigrateHold, "migrate-hold", 0, "make the migration rewrite items and hold its lock this long (both procedures)")
 	fs.IntVar(&opt.Load.ReadRate, "rate", 200, "reads per second through the balancer")
 	fs.IntVar(&opt.Load.Readers, "readers", 8, "concurrent readers")
 	fs.DurationVar(&opt.Load.WriteEvery, "write-every", 50*time.Millisecond, "time between two writes")
@@ -195,7 +200,7 @@ func benchMain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	labOpt := Options{Dir: opt.Dir, PortBase: opt.PortBase, SSH: opt.SSH}
+	labOpt := Options{Dir: opt.Dir, PortBase: opt.PortBase, SSH: opt.SSH, MigrateHold: opt.MigrateHold}
 	if err := checkBenchFlags(labOpt, opt, *runs); err != nil {
 		return usagef("pitstop lab bench: %v", err)
 	}
@@ -235,6 +240,8 @@ func checkBenchFlags(labOpt Options, opt BenchOptions, runs int) error {
 		return fmt.Errorf("--write-every %s: give a positive time between two writes, e.g. 50ms", opt.Load.WriteEvery)
 	case opt.Settle <= 0:
 		return fmt.Errorf("--settle %s: give a positive time to run the load before and after each procedure, e.g. 2s", opt.Settle)
+	case opt.MigrateHold < 0:
+		return fmt.Errorf("--migrate-hold %s: give 0 or a positive duration", opt.MigrateHold)
 	case opt.UpgradeSleep < 0:
 		return fmt.Errorf("--upgrade-sleep %s: give 0 or a positive duration", opt.UpgradeSleep)
 	case opt.VerifyWindow < 0:
@@ -283,8 +290,12 @@ func AppMain(ctx context.Context, args []string, stderr io.Writer) error {
 func MigrateMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("migrate", "--db CONN", "Apply the demo application's v2 migration (the lab's inventory runs this).")
 	db := fs.String("db", "", "libpq connection string of the primary")
+	hold := fs.Duration("hold", 0, "then rewrite items and hold its ACCESS EXCLUSIVE lock this long: a slow migration")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if *hold < 0 {
+		return usagef("pitstop lab migrate: --hold %s: give 0 or a positive duration", *hold)
 	}
 	if *db == "" {
 		return usagef("pitstop lab migrate: --db is required (the primary's connection string)")
@@ -295,6 +306,12 @@ func MigrateMain(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, "migration applied: items.note exists; v1 and v2 can both run")
+	if *hold > 0 {
+		if err := slowRewrite(ctx, *db, *hold); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "items rewritten, its ACCESS EXCLUSIVE lock held %s\n", *hold)
+	}
 	return nil
 }
 

@@ -25,7 +25,8 @@ func (l *layout) inventory() *inventory.Inventory {
 		}
 		return "local"
 	}
-	primary, standby := l.primary(), l.standby()
+	standby := l.standby()
+	primary := l.primary()
 	inv := &inventory.Inventory{
 		Name: "shop (pitstop lab in " + l.Dir + ")",
 		Probe: inventory.Probe{
@@ -50,6 +51,9 @@ func (l *layout) inventory() *inventory.Inventory {
 			// Pitstop's database adapter pauses replay, fences and promotes: it needs a superuser.
 			hostDBProd: {SSH: target(hostDBProd), Postgres: primary.ConnString("postgres", dbName)},
 			hostDBBack: {SSH: target(hostDBBack), Postgres: standby.ConnString("postgres", dbName)},
+			// The rehearsal's hosts: no side uses them (see rehearsal.go).
+			hostDBRehearse:  {SSH: target(hostDBRehearse)},
+			hostAppRehearse: {SSH: target(hostAppRehearse), Serve: l.appAddr(hostAppRehearse)},
 		},
 		Sides: inventory.Sides{
 			Production: inventory.SideSpec{Apps: []string{hostAppProd}, Database: hostDBProd},
@@ -60,12 +64,11 @@ func (l *layout) inventory() *inventory.Inventory {
 			Commands: []string{
 				shell.Quote(l.appctl()) + " restart {host} {version}",
 			},
-			Migrate: inventory.Migrate{Commands: []string{
-				shell.Join(l.Pitstop, "lab", "migrate", "--db", appDB(primary)),
-			}},
-			Verify: inventory.Verify{Path: "/health"},
+			Migrate: inventory.Migrate{Commands: []string{l.migrateCommand()}},
+			Verify:  inventory.Verify{Path: "/health"},
 		},
 		ReverseSync: inventory.ReverseSync{Rebuild: []string{shell.Quote(l.rebuildStandby())}},
+		Rehearsal:   l.rehearsal(),
 	}
 	if l.SSH {
 		inv.SSHConfig = sshConfigRel
@@ -92,6 +95,12 @@ var inventoryTmpl = template.Must(template.New("inventory").Funcs(template.FuncM
 	},
 	"dur":  func(d time.Duration) string { return d.String() },
 	"join": strings.Join,
+	"deref": func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	},
 }).Parse(`# Written by "pitstop lab up": the local lab as a Pitstop inventory. Every host is a loopback
 # address on this machine; logs are in {{.Logs}}.
 #   pitstop run -i {{.Dir}}/inventory.yaml
@@ -158,5 +167,21 @@ reverse_sync:
   rebuild:
 {{- range .Inv.ReverseSync.Rebuild}}
     - {{q .}}
+{{- end}}
+{{with .Inv.Rehearsal}}
+rehearsal:
+  # pitstop rehearse -i this file: copies db-backup into data_dir/pgdata on db-rehearse, runs v2 on
+  # app-r1 against the copy, migrates it while sampling its locks, predicts the window, cleans up.
+  host: {{q .Host}}
+  data_dir: {{q .DataDir}}
+  port: {{.Port}}
+  listen: {{q .Listen}}
+  app: {{q .App}}
+  stop_app:
+{{- range .StopApp}}
+    - {{q .}}
+{{- end}}
+  as_postgres: {{q (deref .AsPostgres)}}
+  pg_bin: {{q .PGBin}}
 {{- end}}
 `))

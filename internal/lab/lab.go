@@ -58,6 +58,9 @@ type Options struct {
 	Pitstop string
 	// PGBin holds PostgreSQL's programs (DefaultPGBin when empty).
 	PGBin string
+	// MigrateHold, when set, makes the inventory's migration rewrite the items table and hold its
+	// ACCESS EXCLUSIVE lock this long: a slow migration to rehearse and benchmark.
+	MigrateHold time.Duration
 	// Progress, when set, receives one line per step Up takes, with its duration.
 	Progress io.Writer
 }
@@ -132,7 +135,7 @@ func newLayout(opt Options) (*layout, error) {
 	if opt.PGBin == "" {
 		opt.PGBin = DefaultPGBin
 	}
-	return &layout{Dir: dir, state: state{PortBase: opt.PortBase, SSH: opt.SSH, Pitstop: opt.Pitstop, PGBin: opt.PGBin}}, nil
+	return &layout{Dir: dir, state: state{PortBase: opt.PortBase, SSH: opt.SSH, Pitstop: opt.Pitstop, PGBin: opt.PGBin, MigrateHold: opt.MigrateHold}}, nil
 }
 
 // checkPrograms makes sure every program the lab runs is installed.
@@ -251,6 +254,8 @@ func (l *layout) endpoints() []endpoint {
 		{l.appAddr(hostAppBack), "backup app " + hostAppBack},
 		{l.primary().HostPort(), "primary PostgreSQL " + hostDBProd},
 		{l.standby().HostPort(), "standby PostgreSQL " + hostDBBack},
+		{l.rehearsalCopy().HostPort(), "rehearsal copy on " + hostDBRehearse},
+		{l.appAddr(hostAppRehearse), "rehearsal app " + hostAppRehearse},
 	}
 	if l.SSH {
 		eps = append(eps, endpoint{l.sshAddr(), "lab sshd"})
@@ -424,7 +429,7 @@ func stopAll(l *layout) error {
 		add(stopPID(pid, want, syscall.SIGTERM, 8*time.Second))
 	}
 	var wg sync.WaitGroup
-	for _, h := range []string{hostAppProd, hostAppBack} {
+	for _, h := range []string{hostAppProd, hostAppBack, hostAppRehearse} {
 		wg.Go(func() { stopFile(l.pidFile(h), "--instance "+h) })
 	}
 	wg.Go(func() { stopFile(l.nginxPID(), "nginx") })
@@ -432,7 +437,8 @@ func stopAll(l *layout) error {
 	wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, p := range []*Postgres{l.standby(), l.primary()} {
+	// A rehearsal's copy that was left running (its pitstop killed) goes first.
+	for _, p := range []*Postgres{l.rehearsalCopy(), l.standby(), l.primary()} {
 		add(p.Stop(ctx))
 	}
 	return errors.Join(errs...)

@@ -58,6 +58,8 @@ type state struct {
 	Pitstop  string    `json:"pitstop"`
 	PGBin    string    `json:"pg_bin"`
 	Started  time.Time `json:"started"`
+	// MigrateHold makes the inventory's migration rewrite items and hold its lock this long.
+	MigrateHold time.Duration `json:"migrate_hold,omitempty"`
 }
 
 // layout is where everything of one lab lives: files under Dir and addresses from PortBase.
@@ -80,8 +82,11 @@ func (l *layout) addr(host string, off int) string {
 func (l *layout) balancerAddr() string { return l.addr(addrBalancer, offBalancer) }
 func (l *layout) sshAddr() string      { return l.addr(addrSSH, offSSH) }
 func (l *layout) appAddr(host string) string {
-	if host == hostAppBack {
+	switch host {
+	case hostAppBack:
 		return l.addr(addrAppBack, offApp)
+	case hostAppRehearse:
+		return l.addr(addrAppRehearse, offApp)
 	}
 	return l.addr(addrAppProd, offApp)
 }

@@ -37,7 +37,7 @@ type appScriptHost struct {
 // latter copies.
 func writeScripts(l *layout) error {
 	var apps []appScriptHost
-	for _, host := range []string{hostAppProd, hostAppBack} {
+	for _, host := range []string{hostAppProd, hostAppBack, hostAppRehearse} {
 		ip, port, _ := net.SplitHostPort(l.appAddr(host))
 		p, _ := strconv.Atoi(port)
 		args := l.appArgs(host, "v1")
@@ -50,7 +50,7 @@ func writeScripts(l *layout) error {
 	}{
 		{"appctl.sh", l.appctl(), map[string]any{
 			"Pitstop": l.Pitstop, "Run": l.runDir(), "Logs": l.logDir(), "Apps": apps,
-			"Hosts": hostAppProd + " " + hostAppBack,
+			"Hosts": hostAppProd + " " + hostAppBack + " " + hostAppRehearse,
 		}},
 		{"rebuild-standby.sh", l.rebuildStandby(), map[string]any{
 			"Bin": binDir(l.PGBin), "Data": standby.Data, "Log": standby.Log, "Socket": standby.Socket,

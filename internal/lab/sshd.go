@@ -124,7 +124,7 @@ func (l *layout) renderSSHClientConfig(login string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by pitstop lab: every lab host through the lab's sshd on %s.\n", l.sshAddr())
 	fmt.Fprintf(&b, "# ssh -F %s app-p1 true\n", l.sshClientConfig())
-	for _, h := range []string{hostBalancer, hostAppProd, hostAppBack, hostDBProd, hostDBBack} {
+	for _, h := range []string{hostBalancer, hostAppProd, hostAppBack, hostDBProd, hostDBBack, hostDBRehearse, hostAppRehearse} {
 		fmt.Fprintf(&b, "\nHost %s\n  HostName %s\n  Port %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
 			"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
 			h, addrSSH, strconv.Itoa(l.port(offSSH)), login, l.sshClientKey(), l.sshKnownHosts())
