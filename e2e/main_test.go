@@ -19,6 +19,7 @@ import (
 // TestMain: the lab runs this test binary as its pitstop binary (see lab.StandIn).
 func TestMain(m *testing.M) {
 	lab.StandIn()
+	standInRehearse() // `TESTBINARY rehearse …` runs pitstop rehearse (rehearse_test.go)
 	os.Exit(m.Run())
 }
 
@@ -33,6 +34,9 @@ const (
 	baseSSHDrop     = 17500
 	baseStandbyDown = 17600
 	baseSwitch      = 17700
+	// The rehearse tests use base+34 on 127.0.0.15 and base+80 on 127.0.0.16 as well; they run one
+	// after another, each lab stopped before the next starts.
+	baseRehearse = 17710
 )
 
 // testLab is a running lab and its inventory.
@@ -48,6 +52,13 @@ type testLab struct {
 // test ends, even when it fails or panics. It skips the test when not root or a program is missing.
 func startLab(t *testing.T, base int, ssh bool) *testLab {
 	t.Helper()
+	return startLabWith(t, lab.Options{PortBase: base, SSH: ssh})
+}
+
+// startLabWith is startLab with every lab option (Dir is chosen here).
+func startLabWith(t *testing.T, opt lab.Options) *testLab {
+	t.Helper()
+	base, ssh := opt.PortBase, opt.SSH
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "the end-to-end tests run the real lab as root (PostgreSQL via runuser -u postgres); run them as root, as CI does")
 	}
@@ -80,7 +91,8 @@ func startLab(t *testing.T, base int, ssh bool) *testLab {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	rep, err := lab.Up(ctx, lab.Options{Dir: dir, PortBase: base, SSH: ssh})
+	opt.Dir = dir
+	rep, err := lab.Up(ctx, opt)
 	if errors.Is(err, lab.ErrMissingProgram) {
 		testenv.Missing(t, fmt.Sprintf("cannot run the lab: %v", err))
 	}

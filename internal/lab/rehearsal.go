@@ -79,7 +79,7 @@ func slowRewrite(ctx context.Context, conn string, hold time.Duration) error {
 	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		for _, q := range []string{
 			`SET LOCAL lock_timeout = '5s'`,
-			`ALTER TABLE items ALTER COLUMN note TYPE text USING note`,
+			`ALTER TABLE items ALTER COLUMN note TYPE text USING note || ''`,
 			fmt.Sprintf(`SELECT pg_sleep(%f)`, hold.Seconds()),
 		} {
 			if _, err := tx.Exec(ctx, q); err != nil {
