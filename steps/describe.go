@@ -27,7 +27,7 @@ func (p *Plan) Describe(w io.Writer) {
 				fmt.Fprintf(w, "       fails if not met within %s\n", st.Gate.Timeout)
 			}
 			switch st.Action {
-			case ActRun:
+			case ActRun, ActRehearseUpgrade, ActRehearseMigrate:
 				mode := "in parallel"
 				if st.Serial || len(st.Exec) == 1 {
 					mode = "one host at a time"
@@ -56,6 +56,8 @@ func (p *Plan) Describe(w io.Writer) {
 			case ActVerifyDirect:
 				fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version)
 			case ActWaitSync, ActVerifyTraffic:
+			case ActRehearseCheck, ActRehearseInspect, ActRehearseSmoke, ActRehearsePredict:
+				fmt.Fprintf(w, "       %s\n", rehearseDescription(st))
 			default:
 				fmt.Fprintf(w, "       %s\n", onHosts(st))
 			}

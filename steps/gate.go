@@ -340,7 +340,7 @@ func (e *Engine) changes(st *Step) []string {
 			}
 		}
 		return out
-	case ActRun:
+	case ActRun, ActRehearseUpgrade, ActRehearseMigrate:
 		var out []string
 		for _, hc := range st.Exec {
 			for _, c := range hc.Commands {
@@ -350,7 +350,7 @@ func (e *Engine) changes(st *Step) []string {
 		return out
 	case ActReverseStart, ActAdvanceSeq, ActReverseStop:
 		return []string{DatabaseAction(st)}
-	case ActPreflight, ActWaitSync, ActVerifyTraffic, ActVerifyDirect:
+	case ActPreflight, ActWaitSync, ActVerifyTraffic, ActVerifyDirect, ActRehearseCheck, ActRehearseInspect, ActRehearseSmoke, ActRehearsePredict:
 		return nil
 	}
 	return []string{onHosts(st)}

@@ -266,3 +266,19 @@ func BuildRehearse(inv *inventory.Inventory, forPlan string) (*Plan, error) {
 	p.Step("predict").For = forPlan
 	return p, nil
 }
+
+// rehearseDescription says in words what a rehearse step without commands does, for pitstop plan.
+func rehearseDescription(st *Step) string {
+	on := strings.Join(st.Hosts, ", ")
+	switch st.Action {
+	case ActRehearseCheck:
+		return "reach " + on + "; the data directory must be absent or empty and the port free; changes nothing"
+	case ActRehearseInspect:
+		return "connect to the copy: version, size, tables; it must not be in recovery"
+	case ActRehearseSmoke:
+		return "on " + on + " directly: GET probe.url's path, and POST to probe.write_url's path when set; each must answer 2xx"
+	case ActRehearsePredict:
+		return "predict each plan's write-refusal window from the measured times; fail above thresholds.max_window (for the " + st.For + " plan) or when a lock blocked reads longer than rehearsal.max_read_block"
+	}
+	return string(st.Action)
+}
