@@ -115,10 +115,10 @@ type WindowPart struct {
 	Measured bool `json:"measured"`
 }
 
-// Measurement is what the rehearse plan measured in one step; the journal records each.
+// Measurement is what the rehearse plan measured in one step; the journal records each. (The copy's
+// time is the copy step's duration in its step-finished event.)
 type Measurement struct {
 	Copy        *CopyInfo        `json:"copy,omitempty"`
-	CopyTime    time.Duration    `json:"copy_time,omitempty"`
 	Migration   *MigrationReport `json:"migration,omitempty"`
 	Upgrade     time.Duration    `json:"upgrade,omitempty"`
 	Predictions []Prediction     `json:"predictions,omitempty"`

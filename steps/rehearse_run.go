@@ -159,7 +159,11 @@ func LockFindings(m MigrationReport) []string {
 		out = append(out, line)
 	}
 	for _, r := range m.Rewritten {
-		out = append(out, fmt.Sprintf("rewritten: %s (new file; %s before, %s after)", r.Table, Bytes(r.Before), Bytes(r.After)))
+		size := fmt.Sprintf("%s before, %s after", Bytes(r.Before), Bytes(r.After))
+		if r.Before == 0 && r.After == 0 {
+			size = "empty"
+		}
+		out = append(out, fmt.Sprintf("rewritten: %s (new file; %s)", r.Table, size))
 	}
 	for _, t := range m.NewTables {
 		out = append(out, "new table: "+t)
