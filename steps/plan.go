@@ -66,6 +66,8 @@ type Step struct {
 	Path string `json:"path,omitempty"`
 	// For is, in the rehearse plan's prediction, the plan whose window thresholds.max_window limits.
 	For string `json:"for,omitempty"`
+	// Overheads, in the rehearse plan's prediction, were measured in an earlier run (nil: defaults).
+	Overheads *Overheads `json:"overheads,omitempty"`
 	// Config is the balancer change a switch makes (for display; the adapter renders it again).
 	Config *Change `json:"config,omitempty"`
 	Gate   Gate    `json:"gate"`

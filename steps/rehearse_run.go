@@ -90,7 +90,7 @@ func (e *Engine) doRehearse(ctx context.Context, st *Step, out chan<- Event) err
 		if mig == nil {
 			return errors.New("nothing to predict from: the migration was not measured (skipped?)")
 		}
-		preds := Predict(e.inv, *mig, up, upgraded)
+		preds := Predict(e.inv, *mig, up, upgraded, st.Overheads)
 		for _, p := range preds {
 			say(r.Host, p.String())
 			if p.Note != "" {
@@ -188,17 +188,29 @@ func ModeName(mode string) string {
 }
 
 // Predict gives each plan's predicted write-refusal window from the measured migration and
-// upgrade, plus the plan's switch and gate overheads (defaults measured on the lab).
-func Predict(inv *inventory.Inventory, mig MigrationReport, upgrade time.Duration, upgraded bool) []Prediction {
+// upgrade, plus the plan's switch and gate overheads: ov's when an earlier run on this setup measured
+// them, else defaults measured on the lab.
+func Predict(inv *inventory.Inventory, mig MigrationReport, upgrade time.Duration, upgraded bool, ov *Overheads) []Prediction {
 	up := WindowPart{Name: "upgrade", Duration: upgrade, Measured: upgraded}
+	switches := WindowPart{Name: "switches", Duration: defaultOverheads[PlanReadonly]}
+	if ov != nil {
+		switches = WindowPart{Name: "switches", Duration: ov.Readonly, Measured: true}
+	}
 	ro := Prediction{Plan: PlanReadonly, Parts: []WindowPart{
 		{Name: "migration", Duration: mig.Duration, Measured: true},
 		up,
-		{Name: "switches", Duration: defaultOverheads[PlanReadonly]},
+		switches,
 	}}
+	var notes []string
 	if !upgraded {
-		ro.Note = "the upgrade was not rehearsed (no rehearsal.app): add its time to the window"
+		notes = append(notes, "the upgrade was not rehearsed (no rehearsal.app): add its time to the window")
 	}
+	if ov != nil {
+		notes = append(notes, "switches and gates as measured in "+ov.From)
+	} else {
+		notes = append(notes, "switches and gates: the default measured on the lab (no finished readonly run of this inventory in the journal directory)")
+	}
+	ro.Note = strings.Join(notes, "; ")
 	rs := Prediction{Plan: PlanReverseSync, Parts: []WindowPart{
 		{Name: "fences, promotion and switches", Duration: defaultOverheads[PlanReverseSync]},
 	}, Note: "the migration and the upgrade run while the promoted backup takes writes, so they are not in this window"}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func TestPredictAndLimits(t *testing.T) {
 		{Table: "orders", Mode: "AccessExclusiveLock", Longest: 6 * time.Second, Total: 6 * time.Second},
 		{Table: "items", Mode: "ShareLock", Longest: time.Second, Total: time.Second},
 	}}
-	preds := Predict(inv, mig, 2100*time.Millisecond, true)
+	preds := Predict(inv, mig, 2100*time.Millisecond, true, nil)
 	if got, want := preds[0].String(), "readonly: writes refused for about 40 s (migration 38 s, upgrade 2.1 s, switches 0.4 s)"; got != want {
 		t.Errorf("prediction:\n got %s\nwant %s", got, want)
 	}
@@ -113,8 +114,12 @@ func TestPredictAndLimits(t *testing.T) {
 	if probs := Limits(inv, PlanReverseSync, preds, mig); len(probs) != 0 {
 		t.Errorf("reverse-sync's window is 2 s, yet: %q", probs)
 	}
-	if got := preds[0]; Predict(inv, mig, 0, false)[0].String() != "readonly: writes refused for about 38 s (migration 38 s, upgrade not rehearsed, switches 0.4 s)" {
-		t.Errorf("without an app: %s (with one: %s)", Predict(inv, mig, 0, false)[0], got)
+	if got := Predict(inv, mig, 0, false, nil)[0].String(); got != "readonly: writes refused for about 38 s (migration 38 s, upgrade not rehearsed, switches 0.4 s)" {
+		t.Errorf("without an app: %s", got)
+	}
+	ov := &Overheads{Readonly: 1200 * time.Millisecond, From: "j.jsonl"}
+	if got := Predict(inv, mig, 0, false, ov)[0]; got.String() != "readonly: writes refused for about 39 s (migration 38 s, upgrade not rehearsed, switches 1.2 s)" || !strings.Contains(got.Note, "measured in j.jsonl") {
+		t.Errorf("with measured overheads: %s (%s)", got, got.Note)
 	}
 }
 
@@ -196,5 +201,43 @@ func TestRehearseRun(t *testing.T) {
 				t.Error("the preflight did not check the directory and port")
 			}
 		})
+	}
+}
+
+func TestReadonlyOverhead(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	evs := []Event{
+		{Kind: EvPlanStarted, Time: at(0)},
+		{Kind: EvStepStarted, StepID: "switch-to-backup", Status: StatusWaiting, Time: at(0.1)},
+		{Kind: EvGateDecided, StepID: "switch-to-backup", Decision: &Decision{Kind: Confirm, By: "alice"}, Time: at(0.5)},
+		{Kind: EvOutput, StepID: "switch-to-backup", Text: "reload took effect: workers 12 → 14", Time: at(1)},
+		{Kind: EvStepStarted, StepID: "pause-replay", Status: StatusWaiting, Time: at(1.3)},
+		{Kind: EvGateDecided, StepID: "pause-replay", Decision: &Decision{Kind: Confirm, By: "auto-approve"}, Time: at(1.4)},
+		{Kind: EvStepStarted, StepID: "upgrade-production", Status: StatusWaiting, Time: at(1.5)},
+		{Kind: EvGateDecided, StepID: "upgrade-production", Decision: &Decision{Kind: Confirm, By: "alice"}, Time: at(5.5)},
+		{Kind: EvStepFinished, StepID: "upgrade-production", Status: StatusDone, Duration: 2 * time.Second, Time: at(7.5)},
+		{Kind: EvStepFinished, StepID: "migrate-production", Status: StatusDone, Duration: 3 * time.Second, Time: at(10.5)},
+		{Kind: EvOutput, StepID: "switch-to-production", Text: "reload took effect: workers 14 → 16", Time: at(12)},
+		{Kind: EvPlanFinished, Status: StatusDone, Time: at(20)},
+	}
+	journal := func(evs []Event) string {
+		var b strings.Builder
+		for _, ev := range evs {
+			ev.Plan = PlanReadonly
+			line, _ := json.Marshal(ev)
+			b.Write(append(line, '\n'))
+		}
+		return b.String()
+	}
+	// 11 s on the backup − 5 s of upgrade and migration − 4 s alice took at the upgrade's gate.
+	got, err := ReadonlyOverhead(strings.NewReader(journal(evs)))
+	if err != nil || got != 2*time.Second {
+		t.Errorf("ReadonlyOverhead = %s, %v; want 2s", got, err)
+	}
+	evs[len(evs)-1].Status = StatusFailed
+	unfinished := journal(evs)
+	if _, err := ReadonlyOverhead(strings.NewReader(unfinished)); err == nil {
+		t.Error("a failed run gave an overhead")
 	}
 }

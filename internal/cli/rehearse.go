@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/pitstop-ops/pitstop/internal/live"
@@ -20,6 +23,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("rehearse", "rehearse -i FILE [--plan NAME] [--auto-approve] [--cleanup]", stderr)
 	f.register(fs, true)
 	cleanupOnly := fs.Bool("cleanup", false, "only stop and remove the copy and the rehearsal app an earlier rehearsal left behind (killed, say), then exit")
+	overheadsFrom := fs.String("overheads-from", "", "read the switch and gate overheads from this readonly run's journal `FILE` (default: the newest finished one of this inventory in the journal directory)")
 	cmdTimeout := fs.Duration("command-timeout", 0, "stop any one command that runs longer than this, failing its step (0: no limit)")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
@@ -42,6 +46,12 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pitstop rehearse:", err)
 		return exitBadInput
 	}
+	ov, err := overheads(inv.Name, *overheadsFrom)
+	if err != nil {
+		fmt.Fprintln(stderr, "pitstop rehearse:", err)
+		return exitBadInput
+	}
+	plan.Step("predict").Overheads = ov
 	ctx, stop := signalContext()
 	defer stop()
 	opt := live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}}
@@ -103,6 +113,40 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// overheads reads the readonly plan's switch and gate overheads from file, or, when file is empty,
+// from the newest journal of a finished readonly run of this inventory in the default journal
+// directory; nil (the defaults) when there is none.
+func overheads(inv, file string) (*steps.Overheads, error) {
+	read := func(path string) (*steps.Overheads, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		d, err := steps.ReadonlyOverhead(f)
+		if err != nil {
+			return nil, err
+		}
+		return &steps.Overheads{Readonly: d, From: path}, nil
+	}
+	if file != "" {
+		ov, err := read(file)
+		if err != nil {
+			return nil, fmt.Errorf("--overheads-from %s: %w; name the journal of a readonly run that finished", file, err)
+		}
+		return ov, nil
+	}
+	pattern := filepath.Join(filepath.Dir(defaultJournal(inv, steps.PlanReadonly)), fileSafe(inv)+"-"+steps.PlanReadonly+"-*.jsonl")
+	files, _ := filepath.Glob(pattern)
+	sort.Sort(sort.Reverse(sort.StringSlice(files))) // the names end in their start time
+	for _, f := range files {
+		if ov, err := read(f); err == nil {
+			return ov, nil
+		}
+	}
+	return nil, nil
 }
 
 // journalLines writes each line it is given to the journal as a notice of the rehearsal's clean-up.
