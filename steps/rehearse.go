@@ -77,6 +77,9 @@ type LockHold struct {
 	// Longest is the longest stretch it was held without a break; Total sums all stretches.
 	Longest time.Duration `json:"longest"`
 	Total   time.Duration `json:"total"`
+	// Query is the statement the holding session ran when the lock was first seen
+	// (pg_stat_activity.query): the one that took it, or one soon after.
+	Query string `json:"query,omitempty"`
 }
 
 // BlocksReads reports whether the mode makes a plain SELECT on the table wait.

@@ -156,6 +156,9 @@ func LockFindings(m MigrationReport) []string {
 		if l.Total > l.Longest+m.SampleEvery {
 			line += fmt.Sprintf(", %s in all", secs(l.Total))
 		}
+		if q := oneLine(l.Query, 100); q != "" {
+			line += " by: " + q
+		}
 		out = append(out, line)
 	}
 	for _, r := range m.Rewritten {
@@ -172,6 +175,15 @@ func LockFindings(m MigrationReport) []string {
 		out = append(out, "no table lock seen and no table rewritten")
 	}
 	return out
+}
+
+// oneLine puts a statement on one line of at most n characters.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // ModeName turns pg_locks' AccessExclusiveLock into ACCESS EXCLUSIVE, as LOCK TABLE spells it.

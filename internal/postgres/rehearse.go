@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -135,6 +136,7 @@ type hold struct {
 	open            bool
 	start, lastSeen time.Time
 	longest, total  time.Duration
+	query           string
 }
 
 // watch is a running sampler.
@@ -153,9 +155,11 @@ type watch struct {
 	err     error     // the first failed sample
 }
 
-// locksQuery lists the table locks held by other sessions in the copy's database.
-const locksQuery = `SELECT l.relation::regclass::text, l.mode
+// locksQuery lists the table locks held by other sessions in the copy's database, each with the
+// statement its session runs (pg_stat_activity).
+const locksQuery = `SELECT l.relation::regclass::text, l.mode, left(coalesce(a.query, ''), 300)
 	FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+	LEFT JOIN pg_stat_activity a ON a.pid = l.pid
 	WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
 	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	AND c.relkind IN ('r', 'p', 'm') AND ` + userTables
@@ -180,20 +184,21 @@ func (w *watch) sample(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
-func (w *watch) read(ctx context.Context, conn *pgx.Conn) (map[heldLock]bool, error) {
+func (w *watch) read(ctx context.Context, conn *pgx.Conn) (map[heldLock]string, error) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	rows, err := conn.Query(qctx, locksQuery)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[heldLock]bool{}
+	seen := map[heldLock]string{}
 	for rows.Next() {
 		var k heldLock
-		if err := rows.Scan(&k.table, &k.mode); err != nil {
+		var query string
+		if err := rows.Scan(&k.table, &k.mode, &query); err != nil {
 			return nil, err
 		}
-		seen[k] = true
+		seen[k] = query
 	}
 	return seen, rows.Err()
 }
@@ -201,7 +206,7 @@ func (w *watch) read(ctx context.Context, conn *pgx.Conn) (map[heldLock]bool, er
 // note records one sample taken at `at`. A stretch of a held lock starts halfway between the last
 // sample without it and the first with it, and ends halfway between the last with it and the first
 // without it: the midpoint estimate, off by at most half a sampling interval at each end.
-func (w *watch) note(at time.Time, seen map[heldLock]bool, err error) {
+func (w *watch) note(at time.Time, seen map[heldLock]string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
@@ -215,7 +220,7 @@ func (w *watch) note(at time.Time, seen map[heldLock]bool, err error) {
 	if prev.IsZero() {
 		prev = at
 	}
-	for k := range seen {
+	for k, query := range seen {
 		h := w.holds[k]
 		if h == nil {
 			h = &hold{}
@@ -225,9 +230,13 @@ func (w *watch) note(at time.Time, seen map[heldLock]bool, err error) {
 			h.open, h.start = true, mid(prev, at)
 		}
 		h.lastSeen = at
+		if h.query == "" {
+			// The first statement seen holding it: the one that took it, or one soon after.
+			h.query = redactSQL(query)
+		}
 	}
 	for k, h := range w.holds {
-		if h.open && !seen[k] {
+		if _, held := seen[k]; h.open && !held {
 			h.close(mid(h.lastSeen, at))
 		}
 	}
@@ -239,6 +248,14 @@ func (h *hold) close(end time.Time) {
 	h.total += d
 	h.longest = max(h.longest, d)
 	h.open = false
+}
+
+// sqlPassword matches a password literal in a statement (CREATE/ALTER ROLE … PASSWORD '…').
+var sqlPassword = regexp.MustCompile(`(?i)(password\s+)'(?:[^']|'')*'`)
+
+// redactSQL hides passwords in a statement the report and the journal keep.
+func redactSQL(q string) string {
+	return steps.Redact(sqlPassword.ReplaceAllString(q, "${1}'xxxxx'"))
 }
 
 func mid(a, b time.Time) time.Time { return a.Add(b.Sub(a) / 2) }
@@ -255,7 +272,7 @@ func (w *watch) Stop(ctx context.Context) (steps.MigrationReport, error) {
 		if h.open {
 			h.close(mid(h.lastSeen, now))
 		}
-		rep.Locks = append(rep.Locks, steps.LockHold{Table: k.table, Mode: k.mode, Longest: h.longest, Total: h.total})
+		rep.Locks = append(rep.Locks, steps.LockHold{Table: k.table, Mode: k.mode, Longest: h.longest, Total: h.total, Query: h.query})
 	}
 	sampleErr := w.err
 	w.mu.Unlock()

@@ -68,10 +68,16 @@ func TestCopyWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got *struct{ held time.Duration }
+	var got *struct {
+		held  time.Duration
+		query string
+	}
 	for _, l := range rep.Locks {
 		if l.Table == "rehearse_items" && l.Mode == "AccessExclusiveLock" {
-			got = &struct{ held time.Duration }{l.Longest}
+			got = &struct {
+				held  time.Duration
+				query string
+			}{l.Longest, l.Query}
 		}
 	}
 	if got == nil {
@@ -79,6 +85,9 @@ func TestCopyWatch(t *testing.T) {
 	}
 	if got.held < 1900*time.Millisecond || got.held > 2600*time.Millisecond {
 		t.Errorf("AccessExclusiveLock on rehearse_items held %s, want about 2s", got.held)
+	}
+	if !strings.HasPrefix(got.query, "ALTER TABLE rehearse_items") && got.query != "SELECT pg_sleep(2)" {
+		t.Errorf("the lock's statement is %q, want the first one seen while it was held (the ALTER or the sleep)", got.query)
 	}
 	if len(rep.Rewritten) != 1 || rep.Rewritten[0].Table != "rehearse_items" || rep.Rewritten[0].After == 0 {
 		t.Errorf("rewritten = %+v, want rehearse_items", rep.Rewritten)
@@ -88,5 +97,17 @@ func TestCopyWatch(t *testing.T) {
 	}
 	if rep.WALBytes < 100<<10 || rep.Samples < 30 {
 		t.Errorf("WAL %d bytes in %d samples; want the rewrite's WAL (> 100 KiB) and ~40 samples", rep.WALBytes, rep.Samples)
+	}
+}
+
+func TestRedactSQL(t *testing.T) {
+	for in, want := range map[string]string{
+		`ALTER ROLE app PASSWORD 's3cr''et' VALID UNTIL 'infinity'`: `ALTER ROLE app PASSWORD 'xxxxx' VALID UNTIL 'infinity'`,
+		`create role x login password 'hunter2'`:                    `create role x login password 'xxxxx'`,
+		`ALTER TABLE items ADD COLUMN note text`:                    `ALTER TABLE items ADD COLUMN note text`,
+	} {
+		if got := redactSQL(in); got != want {
+			t.Errorf("redactSQL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
