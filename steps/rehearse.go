@@ -151,6 +151,11 @@ func (b *builder) rehearse() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range append(append([]string{}, inv.Upgrade.Commands...), inv.Upgrade.Migrate.Commands...) {
+		if _, ok, _ := inventory.ParseRundeckJob(c); ok {
+			return nil, fmt.Errorf("%s: the rehearse plan runs the upgrade and migration commands itself, pointed at the copy, and cannot point a Rundeck job there; write them as shell commands to rehearse", inv.Source)
+		}
+	}
 	p := &Plan{Name: PlanRehearse, Inventory: inv.Name}
 	hosts := []string{r.Host}
 	if r.App != "" {
