@@ -16,6 +16,7 @@ import (
 //	{serve}    its serve address (host:port), '' when it has none
 //	{addr}     the host part of serve, '' when it has none
 //	{version}  upgrade.version
+//	{NAME}     the value of NAME under vars: (--set NAME=VALUE overrides it for one run)
 //
 // Braces that are not placeholders pass through: ${VAR} (a $ right before the brace), {} and
 // {print $1} (no letters-only name inside). {{name}} is the escape for a literal {name}, as in
@@ -68,8 +69,26 @@ func (inv *Inventory) expand(cmd, host string, quote func(string) string) string
 		case "version":
 			return quote(inv.Upgrade.Version)
 		}
+		if v, ok := inv.Vars[m[1:len(m)-1]]; ok {
+			return shell.Quote(v)
+		}
 		return m
 	})
+}
+
+func (c *checker) isVar(name string) bool {
+	_, ok := c.inv.Vars[name]
+	return ok && varName.MatchString(name)
+}
+
+// placeholders lists every name a command may use: the built-in ones and the vars.
+func (c *checker) placeholders() []string {
+	out := slices.Clone(placeholderNames)
+	for n := range c.inv.Vars {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // placeholdersIn lists the names of the placeholders cmd uses, escaped and $-prefixed ones excluded.
