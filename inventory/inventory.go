@@ -77,11 +77,11 @@ type Balancer struct {
 	// Hosts lists several balancers switched together, all or nothing (an active/passive pair, DNS
 	// round-robin); each has the same upstream file, test and reload. Host is then Hosts[0].
 	Hosts    []string `yaml:"hosts"`
-	Upstream string `yaml:"upstream"`
-	File     string `yaml:"file"`
-	Test     string `yaml:"test"`
-	Reload   string `yaml:"reload"`
-	PidFile  string `yaml:"pid_file"`
+	Upstream string   `yaml:"upstream"`
+	File     string   `yaml:"file"`
+	Test     string   `yaml:"test"`
+	Reload   string   `yaml:"reload"`
+	PidFile  string   `yaml:"pid_file"`
 }
 
 // Host is one machine (or one loopback identity in the lab) and how to reach it.
