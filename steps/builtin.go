@@ -229,7 +229,11 @@ func (b *builder) upgrade(side inventory.Side, migrate bool) []*Step {
 	if migrate && len(up.Migrate.Commands) > 0 {
 		out = append(out, b.offLive(side, b.run("migrate-"+s, "Migrate "+b.inv.Sides.Get(side).Database+" (from "+apps[0]+")", apps[:1], up.Migrate.Commands, false)))
 	}
-	out = append(out, &Step{ID: "verify-" + s + "-direct", Title: fmt.Sprintf("Verify each %s app host reports %s (direct, not through the balancer)", s, up.Verify.Version),
-		Action: ActVerifyDirect, Hosts: apps, Version: up.Verify.Version, Path: up.Verify.Path})
+	title := fmt.Sprintf("Verify each %s app host reports %s (direct, not through the balancer)", s, up.Verify.Version)
+	if up.Verify.HealthOnly {
+		title = fmt.Sprintf("Verify each %s app host answers its health check (direct; version NOT checked: upgrade.verify.version is \"\")", s)
+	}
+	out = append(out, &Step{ID: "verify-" + s + "-direct", Title: title,
+		Action: ActVerifyDirect, Hosts: apps, Version: up.Verify.Version, Path: up.Verify.Path, VersionSource: up.Verify.VersionSource()})
 	return out
 }

@@ -54,7 +54,11 @@ func (p *Plan) Describe(w io.Writer) {
 			case ActPreflight:
 				fmt.Fprintf(w, "       reach %s; read the live upstream, replication and the probe; changes nothing\n", strings.Join(st.Hosts, ", "))
 			case ActVerifyDirect:
-				fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version)
+				if st.Version == "" {
+					fmt.Fprintf(w, "       GET %s on each of %s directly; expects a 2xx answer (health status only: no version is compared)\n", st.Path, strings.Join(st.Hosts, ", "))
+				} else {
+					fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s read from the %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version, st.VersionSource)
+				}
 			case ActWaitSync, ActVerifyTraffic:
 			default:
 				fmt.Fprintf(w, "       %s\n", onHosts(st))

@@ -82,11 +82,13 @@ func (m *Model) finishedLines(w, maxH int) []string {
 	if n := len(sum.SkippedChecks); n > 0 && r.finalStatus == steps.StatusDone {
 		facts = append(facts, s.Warn.Render(fmt.Sprintf("with %d skipped check%s", n, map[bool]string{true: "", false: "s"}[n == 1])))
 	}
-	facts = append(facts,
-		s.Bold.Render("total "+shortDur(sum.Elapsed)),
-		s.Bold.Render("downtime seen "+shortDur(sum.Downtime)),
-		s.Dim.Render("traffic on ")+s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))),
-	)
+	facts = append(facts, s.Bold.Render("total "+shortDur(sum.Elapsed)))
+	// Failed reads, refused writes (with how long) and failed writes apart: never a bare "0s
+	// downtime" while writes were refused.
+	for _, f := range strings.Split(sum.Users.UsersSaw(), "; ") {
+		facts = append(facts, s.Bold.Render(f))
+	}
+	facts = append(facts, s.Dim.Render("traffic on ")+s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))))
 	bw := width(banner) + 1
 	var head []string
 	for i, l := range flow(facts, s.Dim.Render(" · "), w-bw) {
