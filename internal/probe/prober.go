@@ -72,9 +72,9 @@ type Prober struct {
 	// writes (zero when the newest write was not refused), lastRefused is its newest.
 	totals                    steps.ProbeTotals
 	refusedSince, lastRefused time.Time
-	ctx    context.Context // of the running probe; nil when stopped
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx                       context.Context // of the running probe; nil when stopped
+	cancel                    context.CancelFunc
+	wg                        sync.WaitGroup
 	// life serialises Start and Stop, so a Start cannot add to wg while Stop waits on it.
 	life sync.Mutex
 }
