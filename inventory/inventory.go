@@ -293,11 +293,13 @@ func (inv *Inventory) SideOfAddr(addr string) Side {
 	return ""
 }
 
-// Upstream renders the nginx upstream block that sends traffic to side's app hosts. It is the whole
-// content of the balancer's upstream file.
+// Upstream renders the nginx upstream block that sends traffic to side's app hosts: the content of
+// a new upstream file. A switch keeps the file as it is and rewrites its server lines
+// (RewriteUpstream).
 func (inv *Inventory) Upstream(side Side) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Managed by pitstop: traffic goes to %s.\n", side)
+	// The comment names no side: a switch rewrites only the server lines, so it must stay true.
+	b.WriteString("# Pitstop switches this upstream between the sides by rewriting its server lines only.\n")
 	fmt.Fprintf(&b, "upstream %s {\n", inv.Balancer.Upstream)
 	for _, app := range inv.Sides.Get(side).Apps {
 		if h := inv.Hosts[app]; h != nil {

@@ -64,11 +64,14 @@ type Balancer interface {
 
 // Change is what a switch did to the balancer's upstream file.
 type Change struct {
-	File   string `json:"file"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Before string `json:"before"`
-	After  string `json:"after"`
+	// Host is the balancer host; with several balancers, Others holds the change on each of the rest.
+	Host   string   `json:"host,omitempty"`
+	File   string   `json:"file"`
+	From   string   `json:"from"`
+	To     string   `json:"to"`
+	Before string   `json:"before"`
+	After  string   `json:"after"`
+	Others []Change `json:"others,omitempty"`
 }
 
 // Database is every PostgreSQL server in the inventory, addressed by host name.
