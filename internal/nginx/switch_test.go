@@ -299,8 +299,8 @@ func TestCheck(t *testing.T) {
 	}
 	inv = *lab.Inv
 	inv.Balancer.File = filepath.Join(t.TempDir(), "gone", "upstream.conf")
-	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "not writable") || !strings.Contains(err.Error(), "gone") {
-		t.Errorf("Check with the upstream file's directory missing: %v; want 'not writable' naming it", err)
+	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "does not load") || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Check with the upstream file elsewhere: %v; want 'does not load' naming it", err)
 	}
 }
 
