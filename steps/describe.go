@@ -48,6 +48,9 @@ func (p *Plan) Describe(w io.Writer) {
 					}
 				}
 				fmt.Fprintf(w, "       and prove nginx's workers changed and probes are served by %s; on any failure the previous file is restored\n", st.Side)
+				if st.ConfigSource != "" {
+					fmt.Fprintf(w, "       %s\n", st.ConfigSource)
+				}
 				for _, l := range diffLines(st.Config.Before, st.Config.After) {
 					fmt.Fprintf(w, "       %s\n", l)
 				}

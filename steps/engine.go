@@ -28,6 +28,8 @@ type Options struct {
 	Emit func(Event)
 	// PollEvery is how often readings are taken (default 500ms of the world's clock).
 	PollEvery time.Duration
+	// Params are the run parameters given with --set, recorded in the plan-started event.
+	Params map[string]string
 }
 
 // StepError is returned by Run when a step failed and the run could not go on (with AutoApprove).
@@ -200,7 +202,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cancel()
 	e.started = e.world.Clock.Now()
 	e.usersBase = e.world.Probe.Stats(time.Second).Totals
-	e.emit(Event{Kind: EvPlanStarted, Text: fmt.Sprintf("%s plan on %s", e.plan.Name, e.inv.Name)})
+	e.emit(Event{Kind: EvPlanStarted, Text: fmt.Sprintf("%s plan on %s", e.plan.Name, e.inv.Name) + paramsText(e.opt.Params), Params: e.opt.Params})
 	if side, err := e.world.Balancer.Live(ctx); err == nil {
 		e.live = side
 	} else {

@@ -62,6 +62,8 @@ type Event struct {
 	Readings *Readings     `json:"readings,omitempty"`
 	Change   *Change       `json:"change,omitempty"`
 	Summary  *Summary      `json:"summary,omitempty"`
+	// Params are the run parameters set on the command line (plan-started only).
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // GateKind tells why the engine is waiting.

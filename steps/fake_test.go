@@ -62,7 +62,7 @@ type fakeWorld struct {
 	// failRun makes the command containing the key fail once per entry, with the error given.
 	failRun    map[string][]error
 	failSwitch error
-	liveFile   string // when set, the balancer's upstream file as Preview reads it
+	liveFile   string        // when set, the balancer's upstream file as Preview reads it
 	panicOn    string        // a command containing it panics, as a buggy adapter would
 	promoteErr error         // the first promotion succeeds but returns this error
 	block      chan struct{} // when set, commands containing "install" wait on it

@@ -69,7 +69,10 @@ type Step struct {
 	Path string `json:"path,omitempty"`
 	// Config is the balancer change a switch makes (for display; the adapter renders it again).
 	Config *Change `json:"config,omitempty"`
-	Gate   Gate    `json:"gate"`
+	// ConfigSource says where Config's Before comes from: the live file read from the balancer, or
+	// rendered from the inventory (and why).
+	ConfigSource string `json:"config_source,omitempty"`
+	Gate         Gate   `json:"gate"`
 }
 
 // Gate is what must happen before a step runs.

@@ -37,3 +37,35 @@ func (e *Engine) upstreamDiff(ctx context.Context, to inventory.Side) []string {
 	}
 	return append(out, diffLines(e.inv.Upstream(to.Other()), e.inv.Upstream(to))...)
 }
+
+// UseLiveUpstream makes each switch's diff start from the balancer's upstream file as it is now
+// (live, read from host): the first switch rewrites it, each later switch what the one before wrote.
+func (p *Plan) UseLiveUpstream(inv *inventory.Inventory, live, host string) error {
+	cur := live
+	for _, st := range p.Steps() {
+		if st.Action != ActSwitch || st.Config == nil {
+			continue
+		}
+		after, err := inv.RewriteUpstream(cur, st.Side)
+		if err != nil {
+			return err
+		}
+		st.Config.Before, st.Config.After = cur, after
+		st.ConfigSource = "diff against the live file on " + host + ", read now"
+		cur = after
+	}
+	return nil
+}
+
+// MarkRendered labels every switch's diff as rendered from the inventory, saying why the live file
+// was not read.
+func (p *Plan) MarkRendered(why string) {
+	for _, st := range p.Steps() {
+		if st.Action == ActSwitch {
+			st.ConfigSource = RenderedLabel
+			if why != "" {
+				st.ConfigSource += " — " + why
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@ package steps
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 )
 
 // Sub returns the counts made since base.
@@ -30,4 +32,20 @@ func (t ProbeTotals) UsersSaw() string {
 		s += "; 0 writes refused"
 	}
 	return s + fmt.Sprintf("; %d failed write%s", t.FailedWrites, plural(t.FailedWrites))
+}
+
+// paramsText says the run parameters for the plan-started line: " with version=5.2.0, channel=beta".
+func paramsText(params map[string]string) string {
+	if len(params) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + params[k]
+	}
+	return " with " + strings.Join(keys, ", ")
 }
