@@ -57,6 +57,8 @@ type state struct {
 	SSH      bool      `json:"ssh"`
 	Pitstop  string    `json:"pitstop"`
 	PGBin    string    `json:"pg_bin"`
+	// Variant is the application's variant (app.VariantJSON or "").
+	Variant string `json:"variant,omitempty"`
 	Started  time.Time `json:"started"`
 }
 
