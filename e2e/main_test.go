@@ -33,6 +33,9 @@ const (
 	baseSSHDrop     = 17500
 	baseStandbyDown = 17600
 	baseSwitch      = 17700
+	// The JSON application variant's labs (issue 11): outside 17000–17799 and the bench's 17800–17880.
+	baseVariantReadonly = 17900
+	baseVariantReverse  = 16700
 )
 
 // testLab is a running lab and its inventory.
@@ -47,6 +50,12 @@ type testLab struct {
 // startLab brings a lab up in a fresh directory that user postgres can traverse and stops it when the
 // test ends, even when it fails or panics. It skips the test when not root or a program is missing.
 func startLab(t *testing.T, base int, ssh bool) *testLab {
+	t.Helper()
+	return startLabVariant(t, base, ssh, "")
+}
+
+// startLabVariant is startLab with the application's variant (app.VariantJSON or "").
+func startLabVariant(t *testing.T, base int, ssh bool, variant string) *testLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "the end-to-end tests run the real lab as root (PostgreSQL via runuser -u postgres); run them as root, as CI does")
@@ -80,7 +89,7 @@ func startLab(t *testing.T, base int, ssh bool) *testLab {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	rep, err := lab.Up(ctx, lab.Options{Dir: dir, PortBase: base, SSH: ssh})
+	rep, err := lab.Up(ctx, lab.Options{Dir: dir, PortBase: base, SSH: ssh, Variant: variant})
 	if errors.Is(err, lab.ErrMissingProgram) {
 		testenv.Missing(t, fmt.Sprintf("cannot run the lab: %v", err))
 	}
