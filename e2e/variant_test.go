@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,14 @@ func TestVariantReadonlyUnderLoad(t *testing.T) {
 	if v := l.Inv.Upgrade.Verify; v.JSON != "release" || v.Path != "/status" {
 		t.Fatalf("the variant lab's inventory reads the version from %s %s, want /status json release", v.Path, v.VersionSource())
 	}
+	// The operator's own upstream: zone, least_conn, weights, a backup server of their own,
+	// keepalive, comments. After the plan it is byte for byte the same but for the server lines.
+	l.Inv.Hosts["app-p1"].ServerParams = "weight=5 max_fails=3 fail_timeout=15s"
+	l.Inv.Hosts["app-b1"].ServerParams = "weight=2"
+	own := "# shop upstream, owned by ops (OPS-12)\nupstream shop {\n\tzone shop 64k;\n\tleast_conn;\n" +
+		"\tserver " + l.Prod + " weight=5 max_fails=3 fail_timeout=15s; # app-p1, the production app\n" +
+		"\tserver 127.0.0.1:9 backup; # sorry page\n\tkeepalive 16;\n\tkeepalive_timeout 30s;\n}\n# end, no newline"
+	writeUpstream(t, l, own)
 	out, _ := check(t, l)
 	for _, w := range []string{"ok    app-p1 /status json release = v1", "ok    app-b1 /status json release = v1"} {
 		if !strings.Contains(out, w) {
@@ -107,8 +117,24 @@ func TestVariantReadonlyUnderLoad(t *testing.T) {
 		t.Error("no write was refused: the read-only window was not exercised")
 	}
 	checkVariantRun(t, l, r, s)
+	want := strings.Replace(own, "# app-p1, the production app", "# app-p1", 1)
+	if got := upstreamFile(t, l); got != want {
+		t.Errorf("after the plan the upstream file is\n%q\nwant (only the server line rewritten)\n%q", got, want)
+	}
 	l.assertStored(t, "db-prod", rep.Acked, 0)
 	l.assertStreaming(t, 10*time.Second)
+}
+
+// writeUpstream replaces the lab's upstream file and reloads nginx with the inventory's command.
+func writeUpstream(t *testing.T, l *testLab, content string) {
+	t.Helper()
+	if err := os.WriteFile(l.Inv.Balancer.File, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("sh", "-c", l.Inv.Balancer.Test+" && "+l.Inv.Balancer.Reload).CombinedOutput(); err != nil {
+		t.Fatalf("reload nginx with the operator's upstream: %v\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond) // old workers finish; the probe of the check sees the new ones
 }
 
 // TestVariantReverseSyncUnderLoad: the reverse-sync plan on the JSON variant under load: 0 failed
