@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pitstop-ops/pitstop/inventory"
 )
 
 // TestSwitchGateDiffAgainstLiveFile: the switch gate shows the diff against the balancer's live
@@ -35,4 +37,23 @@ func TestSwitchGateDiffAgainstLiveFile(t *testing.T) {
 	}
 	r.decide("switch-to-backup", Abort)
 	r.finished()
+}
+
+// TestSeveralBalancersInPlan: with balancer.hosts, each switch acts on every balancer, each with its
+// test and reload.
+func TestSeveralBalancersInPlan(t *testing.T) {
+	inv := testInventory()
+	inv.Hosts["lb2"] = &inventory.Host{Name: "lb2", SSH: "local"}
+	inv.Balancer.Hosts = []string{"lb", "lb2"}
+	p, err := Build(inv, PlanReadonly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	p.Describe(&b)
+	for _, w := range []string{"on lb,lb2: write /etc/nginx/conf.d/shop.conf atomically", "lb2$ nginx -t"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("plan lacks %q:\n%s", w, b.String())
+		}
+	}
 }
