@@ -53,13 +53,13 @@ const stateFile = "lab.json"
 
 // state is the content of DIR/lab.json.
 type state struct {
-	PortBase int       `json:"port_base"`
-	SSH      bool      `json:"ssh"`
-	Pitstop  string    `json:"pitstop"`
-	PGBin    string    `json:"pg_bin"`
+	PortBase int    `json:"port_base"`
+	SSH      bool   `json:"ssh"`
+	Pitstop  string `json:"pitstop"`
+	PGBin    string `json:"pg_bin"`
 	// Variant is the application's variant (app.VariantJSON or "").
-	Variant string `json:"variant,omitempty"`
-	Started  time.Time `json:"started"`
+	Variant string    `json:"variant,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // layout is where everything of one lab lives: files under Dir and addresses from PortBase.
