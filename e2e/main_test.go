@@ -33,9 +33,9 @@ const (
 	baseSSHDrop     = 17500
 	baseStandbyDown = 17600
 	baseSwitch      = 17700
-	// The JSON application variant's labs (issue 11): outside 17000–17799 and the bench's 17800–17880.
-	baseVariantReadonly = 17900
-	baseVariantReverse  = 16700
+	// The JSON application variant's labs (issue 11): 20000–20180.
+	baseVariantReadonly = 20000
+	baseVariantReverse  = 20100
 )
 
 // testLab is a running lab and its inventory.

@@ -63,13 +63,13 @@ func checkVariantRun(t *testing.T, l *testLab, r *run, s lab.LoadSummary) {
 	}
 	u := sum.Users
 	t.Logf("summary: %s (load: %s)", u.UsersSaw(), s.UsersSaw())
-	if u.ReadsFailed != 0 || u.WritesFailed != 0 {
-		t.Errorf("Pitstop's probe saw %d failed reads and %d failed writes; want 0 and 0 (%s)", u.ReadsFailed, u.WritesFailed, u.UsersSaw())
+	if u.FailedReads != 0 || u.FailedWrites != 0 {
+		t.Errorf("Pitstop's probe saw %d failed reads and %d failed writes; want 0 and 0 (%s)", u.FailedReads, u.FailedWrites, u.UsersSaw())
 	}
-	if u.Writes == 0 || (s.RefusedWrites > 0 && u.WritesRefused == 0) {
-		t.Errorf("the summary counts %d probe writes, %d refused, while the load saw %d refused: %s", u.Writes, u.WritesRefused, s.RefusedWrites, u.UsersSaw())
+	if u.Writes == 0 || (s.RefusedWrites > 0 && u.RefusedWrites == 0) {
+		t.Errorf("the summary counts %d probe writes, %d refused, while the load saw %d refused: %s", u.Writes, u.RefusedWrites, s.RefusedWrites, u.UsersSaw())
 	}
-	if u.WritesRefused > 0 && u.RefusedFor <= 0 {
+	if u.RefusedWrites > 0 && u.RefusedFor <= 0 {
 		t.Errorf("writes were refused but the refused window is %s", u.RefusedFor)
 	}
 	l.assertRelease(t, "app-p1", "v2")
