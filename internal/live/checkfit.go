@@ -28,6 +28,11 @@ func checkBalancers(ctx context.Context, w *World, inv *inventory.Inventory, rep
 	if err != nil {
 		return ""
 	}
+	if live, err := w.Nginx.LiveFile(ctx); err == nil {
+		for _, n := range paramsOnlyInFile(inv, live) {
+			note(n)
+		}
+	}
 	proof, err := w.Probe.ServedBy(ctx, side, 5*time.Second)
 	st := w.Probe.Stats(time.Minute)
 	if st.Requests > st.Failed && st.LastUpstream == "" {
@@ -69,4 +74,26 @@ func checkVersions(ctx context.Context, w *World, inv *inventory.Inventory, repo
 			}
 		}
 	}
+}
+
+// paramsOnlyInFile lists the app hosts whose server line in the live upstream file has parameters
+// (weight=, max_fails=, …) that the inventory does not give (hosts.NAME.server_params): a switch
+// away and back writes their line without them.
+func paramsOnlyInFile(inv *inventory.Inventory, live string) []string {
+	servers, _ := inv.UpstreamServers(live)
+	var out []string
+	for _, s := range servers {
+		if len(s) < 2 {
+			continue
+		}
+		for _, name := range inv.HostNames() {
+			h := inv.Hosts[name]
+			if h != nil && h.Serve == s[0] && h.ServerParams == "" {
+				p := strings.Join(s[1:], " ")
+				out = append(out, fmt.Sprintf("%s: its server line in %s has %q, which hosts.%s.server_params does not give: after a switch away and back it is written without them; add server_params: %q to keep them",
+					name, inv.Balancer.File, p, name, p))
+			}
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +55,28 @@ func TestCheckUpstreamHeaderAndVersion(t *testing.T) {
 	live.Check(ctx, inv, &out)
 	if !strings.Contains(out.String(), "ok    app-p /health json build.tag = v7") {
 		t.Errorf("check with the version in the JSON:\n%s", out.String())
+	}
+}
+
+// TestCheckNotesParamsOnlyInFile: check notes a server line whose parameters only the file gives.
+func TestCheckNotesParamsOnlyInFile(t *testing.T) {
+	users := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "127.0.0.1:15546")
+	}))
+	defer users.Close()
+	inv := checkInventory(t, users.URL, "local")
+	noErr(t, os.WriteFile(inv.Balancer.File, []byte("upstream check {\n    server 127.0.0.1:15546 weight=3;\n    keepalive 8;\n}\n"), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out strings.Builder
+	live.Check(ctx, inv, &out)
+	if !strings.Contains(out.String(), `note  app-p: its server line in `+inv.Balancer.File+` has "weight=3", which hosts.app-p.server_params does not give`) {
+		t.Errorf("check does not note the parameters only the file gives:\n%s", out.String())
+	}
+	inv.Hosts["app-p"].ServerParams = "weight=3"
+	out.Reset()
+	live.Check(ctx, inv, &out)
+	if strings.Contains(out.String(), "server_params does not give") {
+		t.Errorf("check notes parameters the inventory gives:\n%s", out.String())
 	}
 }
