@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -168,4 +169,42 @@ func TestRewriteUpstreamKeepsEverythingButServers(t *testing.T) {
 	if want := "upstream shop_backend { keepalive 4; \n    server 10.0.2.11:8080 weight=2 max_fails=1; # app-b1\n }\n"; oneLine != want {
 		t.Errorf("one-line block: %q, want %q", oneLine, want)
 	}
+}
+
+// FuzzRewriteUpstream: any file content either is refused or is rewritten so that the result still
+// holds the block, with the side's servers, and rewriting it again to the same side changes nothing.
+func FuzzRewriteUpstream(f *testing.F) {
+	f.Add(operatorUpstream)
+	f.Add("upstream shop_backend { server 10.0.1.11:8080; }")
+	f.Add("upstream shop_backend {\n# }\n'}' server a;\n}\n")
+	f.Add("upstream shop_backend {")
+	f.Fuzz(func(t *testing.T, content string) {
+		data, err := os.ReadFile("testdata/valid.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := Parse("shop.yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := inv.RewriteUpstream(content, Backup)
+		if err != nil {
+			return
+		}
+		servers, ok := inv.UpstreamServers(out)
+		if !ok {
+			t.Fatalf("the rewrite of %q has no block:\n%q", content, out)
+		}
+		found := false
+		for _, s := range servers {
+			found = found || s[0] == "10.0.2.11:8080"
+		}
+		if !found {
+			t.Fatalf("the rewrite of %q does not send traffic to app-b1:\n%q", content, out)
+		}
+		again, err := inv.RewriteUpstream(out, Backup)
+		if err != nil || again != out {
+			t.Fatalf("rewriting %q to the same side changed it (%v):\n%q\n%q", content, err, out, again)
+		}
+	})
 }

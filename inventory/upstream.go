@@ -37,7 +37,7 @@ func scanUpstream(content, name string) upstreamScan {
 	}
 	var stmt []tok
 	depth, inDepth := 0, -1
-	done := false
+	done, unterminated := false, false
 	i := 0
 	for i < len(content) && !done {
 		c := content[i]
@@ -62,6 +62,9 @@ func scanUpstream(content, name string) upstreamScan {
 			if inDepth >= 0 && depth == inDepth {
 				sc.close = i
 				done = true
+				if len(stmt) > 0 {
+					unterminated = true // a directive without its ';': nginx -t would refuse it
+				}
 			}
 			depth--
 			stmt = nil
@@ -99,8 +102,8 @@ func scanUpstream(content, name string) upstreamScan {
 		}
 		stmt = append(stmt, tok{text: content[start:i], start: start, end: i})
 	}
-	if sc.found && !done {
-		sc.found = false // an unclosed block: nginx -t would refuse it anyway
+	if sc.found && (!done || unterminated) {
+		sc.found = false // an unclosed block, or a directive without ';': nginx -t would refuse it anyway
 	}
 	return sc
 }
