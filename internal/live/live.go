@@ -35,17 +35,17 @@ type Options struct {
 
 // World is the real adapters for one inventory.
 type World struct {
-	inv    *inventory.Inventory
-	Hosts  *remote.Pool
+	inv   *inventory.Inventory
+	Hosts *remote.Pool
 	// Nginx is the first balancer (it holds Pitstop's lock file); Balancers is every balancer,
 	// switched together, all or nothing.
 	Nginx     *nginx.Balancer
 	Balancers *nginx.Group
-	DB     *postgres.Cluster
-	Probe  *probe.Prober
-	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
-	lock   *lockHold
-	closed sync.Once
+	DB        *postgres.Cluster
+	Probe     *probe.Prober
+	unlock    func() // releases Pitstop's lock (OpenLocked); nil without it
+	lock      *lockHold
+	closed    sync.Once
 
 	// Rundeck runs the commands that are Rundeck jobs; nil when the inventory has none.
 	Rundeck *rundeck.Client

@@ -189,6 +189,14 @@ func TestGroupAllOrNothing(t *testing.T) {
 		t.Fatalf("after the group switch: lb2 holds %q, lb %q, change %+v", got, lab.ReadUpstream(t), ch)
 	}
 	requireContains(t, "output", out.String(), "lb: ", "lb2: ", "every balancer is switched")
+	for _, f := range []string{lab.Inv.Balancer.File, up2} {
+		if prev, err := os.ReadFile(f + ".pitstop-prev"); err != nil || string(prev) != prodUp {
+			t.Errorf("%s.pitstop-prev holds %q (%v) after the group switch, want the production upstream", f, prev, err)
+		}
+		if _, err := os.Stat(f + ".pitstop-undo"); err == nil {
+			t.Errorf("%s.pitstop-undo is left after the group switch took effect", f)
+		}
+	}
 	if _, err := g.Switch(ctx, inventory.Production, out.add); err != nil {
 		t.Fatalf("group switch back: %v\n%s", err, out.String())
 	}
@@ -204,6 +212,11 @@ func TestGroupAllOrNothing(t *testing.T) {
 	requireContains(t, "error", err.Error(), "switching lb2", "lb: ", "holds the production upstream again", "nginx reloaded it")
 	if got, _ := os.ReadFile(up2); string(got) != prodUp {
 		t.Errorf("lb2's upstream holds %q, want production's", got)
+	}
+	for _, f := range []string{lab.Inv.Balancer.File, up2} {
+		if _, err := os.Stat(f + ".pitstop-undo"); err == nil {
+			t.Errorf("%s.pitstop-undo is left after the group was restored", f)
+		}
 	}
 	if got := lab.ReadUpstream(t); got != prodUp {
 		t.Errorf("lb's upstream holds %q after lb2 failed, want production's", got)

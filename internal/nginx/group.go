@@ -104,6 +104,7 @@ func (g *Group) Switch(ctx context.Context, to inventory.Side, out func(line str
 	}
 	if g.verify == nil {
 		say("traffic NOT verified: no probe verifier was given")
+		g.commit(ctx, done, changes, say)
 		return group(changes), nil
 	}
 	timeout := g.members[0].VerifyTimeout
@@ -115,8 +116,19 @@ func (g *Group) Switch(ctx context.Context, to inventory.Side, out func(line str
 			Restored: true, State: strings.Join(state, "; ")}
 	}
 	say("verified: %s", ev)
+	g.commit(ctx, done, changes, say)
 	say("%s is live on %s", to, g.hosts())
 	return group(changes), nil
+}
+
+// commit keeps, on every balancer switched, the content its file had before as the previous file,
+// now that the switch took effect everywhere. A failure is a warning: users are where they should be.
+func (g *Group) commit(ctx context.Context, done []*Balancer, changes []steps.Change, say func(string, ...any)) {
+	for i, b := range done {
+		s := &switcher{b: b, ch: &changes[i], same: changes[i].Before == changes[i].After,
+			say: func(format string, a ...any) { say("%s: "+format, append([]any{b.host()}, a...)...) }}
+		s.commit(ctx)
+	}
 }
 
 func (g *Group) hosts() string {
@@ -135,7 +147,8 @@ func (g *Group) restore(ctx context.Context, done []*Balancer, changes []steps.C
 	for i, b := range done {
 		ch := changes[i]
 		say("%s: restoring its previous upstream (%s)", b.host(), why)
-		s := &switcher{b: b, ch: &ch, to: inventory.Side(ch.To), say: func(format string, a ...any) { say("%s: "+format, append([]any{b.host()}, a...)...) }}
+		s := &switcher{b: b, ch: &ch, to: inventory.Side(ch.To), same: ch.Before == ch.After,
+			say: func(format string, a ...any) { say("%s: "+format, append([]any{b.host()}, a...)...) }}
 		if f, err := sideOf(b.inv, ch.Before); err == nil {
 			s.from, from = f, f
 		}
