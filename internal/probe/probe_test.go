@@ -157,7 +157,7 @@ func TestProbeCountsRefusedWrites(t *testing.T) {
 		t.Errorf("500s: %d writes, %d refused, %d failed; want every write failed", st.Writes, st.WritesRefused, st.WritesFailed)
 	}
 	tot := p.Stats(time.Minute).Totals
-	if tot.WritesRefused < 3 || tot.RefusedFor < 200*time.Millisecond || tot.RefusedFor > time.Since(plain)+5*time.Second {
+	if tot.RefusedWrites < 3 || tot.RefusedFor < 200*time.Millisecond || tot.RefusedFor > time.Since(plain)+5*time.Second {
 		t.Errorf("totals after the refusals ended: %+v; want the refused writes and their window", tot)
 	}
 
@@ -167,7 +167,7 @@ func TestProbeCountsRefusedWrites(t *testing.T) {
 		st := p.Stats(time.Since(writable))
 		return st.Writes-st.WritesRefused-st.WritesFailed >= 3
 	})
-	if again := p.Stats(time.Minute).Totals; again.RefusedFor != tot.RefusedFor || again.WritesRefused != tot.WritesRefused {
+	if again := p.Stats(time.Minute).Totals; again.RefusedFor != tot.RefusedFor || again.RefusedWrites != tot.RefusedWrites {
 		t.Errorf("refused window moved after the refusals ended: %+v, then %+v", tot, again)
 	}
 }
