@@ -83,6 +83,16 @@ func (b balancer) Live(ctx context.Context) (inventory.Side, error) {
 	return b.w.bal.live, nil
 }
 
+// Preview is the simulated upstream file now and after a switch to side.
+func (b balancer) Preview(ctx context.Context, to inventory.Side) (before, after string, err error) {
+	b.w.lock()
+	live := b.w.bal.live
+	b.w.mu.Unlock()
+	before = b.w.inv.Upstream(live)
+	after, err = b.w.inv.RewriteUpstream(before, to)
+	return before, after, err
+}
+
 // Switch makes side `to` live the way the nginx adapter does: write the candidate upstream to a
 // temporary file, rename it over the upstream file, test, reload, and check that the workers were
 // replaced. On a failure before the reload the previous upstream is restored and stays live.

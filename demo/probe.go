@@ -31,6 +31,47 @@ type probeState struct {
 	nextWrite time.Time
 	nextCheck time.Time
 	checks    map[string]steps.HostCheck
+	// tot counts every request so far; refusedSince starts the current run of refused writes
+	// (zero when the newest write was not refused), lastRefused is its newest.
+	tot                       steps.ProbeTotals
+	refusedSince, lastRefused time.Time
+}
+
+// count adds r, the next request in time order, to the totals.
+func (p *probeState) count(r request) {
+	t := &p.tot
+	if !r.write {
+		t.Reads++
+		if !r.ok {
+			t.FailedReads++
+		}
+		return
+	}
+	t.Writes++
+	switch {
+	case r.refused:
+		t.RefusedWrites++
+		if p.refusedSince.IsZero() {
+			p.refusedSince = r.t
+		}
+		p.lastRefused = r.t
+		return
+	case !r.ok:
+		t.FailedWrites++
+	}
+	if !p.refusedSince.IsZero() {
+		t.RefusedFor += r.t.Sub(p.refusedSince)
+		p.refusedSince = time.Time{}
+	}
+}
+
+// totals is tot with a run of refused writes still under way counted to its newest.
+func (p *probeState) totals() steps.ProbeTotals {
+	t := p.tot
+	if !p.refusedSince.IsZero() {
+		t.RefusedFor += p.lastRefused.Sub(p.refusedSince)
+	}
+	return t
 }
 
 // initProbe prepares the probe. Callers hold w.mu or own w exclusively.
@@ -73,6 +114,9 @@ func (w *World) advanceProbe(from, now time.Time) {
 	}
 	// Stats and since rely on the history being in time order.
 	slices.SortStableFunc(p.reqs[fresh:], func(a, b request) int { return a.t.Compare(b.t) })
+	for _, r := range p.reqs[fresh:] {
+		p.count(r)
+	}
 	if !now.Before(p.nextCheck) {
 		for _, name := range w.appOrder {
 			p.checks[name] = w.checkApp(name)
@@ -210,6 +254,7 @@ func (p probe) Stats(window time.Duration) steps.ProbeStats {
 			s.Hosts = append(s.Hosts, c)
 		}
 	}
+	s.Totals = w.prb.totals()
 	return s
 }
 

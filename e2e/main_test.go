@@ -37,6 +37,9 @@ const (
 	// The rehearse tests use base+34 on 127.0.0.15 and base+80 on 127.0.0.16 as well; they run one
 	// after another, each lab stopped before the next starts.
 	baseRehearse = 17710
+	// The JSON application variant's labs (issue 11): 20000–20180.
+	baseVariantReadonly = 20000
+	baseVariantReverse  = 20100
 )
 
 // testLab is a running lab and its inventory.
@@ -53,6 +56,12 @@ type testLab struct {
 func startLab(t *testing.T, base int, ssh bool) *testLab {
 	t.Helper()
 	return startLabWith(t, lab.Options{PortBase: base, SSH: ssh})
+}
+
+// startLabVariant is startLab with the application's variant (app.VariantJSON or "").
+func startLabVariant(t *testing.T, base int, ssh bool, variant string) *testLab {
+	t.Helper()
+	return startLabWith(t, lab.Options{PortBase: base, SSH: ssh, Variant: variant})
 }
 
 // startLabWith is startLab with every lab option (Dir is chosen here).

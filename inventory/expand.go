@@ -18,6 +18,7 @@ import (
 //	{version}  upgrade.version
 //	{database_url}  the database commands work on: production's primary (its postgres: string);
 //	                a rehearsal's copy in `pitstop rehearse`
+//	{NAME}     the value of NAME under vars: (--set NAME=VALUE overrides it for one run)
 //
 // Braces that are not placeholders pass through: ${VAR} (a $ right before the brace), {} and
 // {print $1} (no letters-only name inside). {{name}} is the escape for a literal {name}, as in
@@ -72,8 +73,26 @@ func (inv *Inventory) expand(cmd, host, dbURL string, quote func(string) string)
 		case "database_url":
 			return quote(dbURL)
 		}
+		if v, ok := inv.Vars[m[1:len(m)-1]]; ok {
+			return shell.Quote(v)
+		}
 		return m
 	})
+}
+
+func (c *checker) isVar(name string) bool {
+	_, ok := c.inv.Vars[name]
+	return ok && varName.MatchString(name)
+}
+
+// placeholders lists every name a command may use: the built-in ones and the vars.
+func (c *checker) placeholders() []string {
+	out := slices.Clone(placeholderNames)
+	for n := range c.inv.Vars {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // placeholdersIn lists the names of the placeholders cmd uses, escaped and $-prefixed ones excluded.

@@ -46,6 +46,9 @@ type Inventory struct {
 	Rehearsal Rehearsal `yaml:"rehearsal"`
 	// SSHConfig is an ssh_config file used instead of ~/.ssh/config (relative to the inventory file).
 	SSHConfig string `yaml:"ssh_config"`
+	// Vars are the operator's own placeholders: {name} in any command becomes the value, which
+	// --set name=value may override for one run (see params.go).
+	Vars map[string]string `yaml:"vars"`
 
 	// Source is the file the inventory was read from ("demo" for the built-in one).
 	Source string `yaml:"-"`
@@ -65,16 +68,22 @@ type Probe struct {
 	VersionHeader string `yaml:"version_header"`
 	// Timeout bounds one probe request.
 	Timeout time.Duration `yaml:"timeout"`
+	// Refused narrows which answers to a probe write count as refused (the database is read-only)
+	// rather than failed; by default any 503 does.
+	Refused Refused `yaml:"refused"`
 }
 
 // Balancer is the nginx host and the upstream file Pitstop rewrites.
 type Balancer struct {
-	Host     string `yaml:"host"`
-	Upstream string `yaml:"upstream"`
-	File     string `yaml:"file"`
-	Test     string `yaml:"test"`
-	Reload   string `yaml:"reload"`
-	PidFile  string `yaml:"pid_file"`
+	Host string `yaml:"host"`
+	// Hosts lists several balancers switched together, all or nothing (an active/passive pair, DNS
+	// round-robin); each has the same upstream file, test and reload. Host is then Hosts[0].
+	Hosts    []string `yaml:"hosts"`
+	Upstream string   `yaml:"upstream"`
+	File     string   `yaml:"file"`
+	Test     string   `yaml:"test"`
+	Reload   string   `yaml:"reload"`
+	PidFile  string   `yaml:"pid_file"`
 }
 
 // Host is one machine (or one loopback identity in the lab) and how to reach it.
@@ -90,6 +99,9 @@ type Host struct {
 	// PostgresViaSSH opens the database connections through the host's SSH connection: the
 	// connection string's address is then resolved and reached on the host itself.
 	PostgresViaSSH bool `yaml:"postgres_via_ssh"`
+	// ServerParams are the nginx parameters of this app host's server line in the upstream block,
+	// e.g. "weight=3 max_fails=2 fail_timeout=10s" or "backup" (app hosts only).
+	ServerParams string `yaml:"server_params"`
 }
 
 // Sides holds the two sides.
@@ -131,8 +143,20 @@ type Migrate struct {
 // Verify is how one app host is checked directly, bypassing the balancer.
 type Verify struct {
 	Path string `yaml:"path"`
-	// Version is the version the host must report; it defaults to the upgrade's version.
+	// Version is the version the host must report; it defaults to the upgrade's version. Written
+	// as version: "" it turns the version check off: the health status alone is checked (HealthOnly).
 	Version string `yaml:"version"`
+	// The version is read from exactly one of: Header (a response header, default probe.version_header),
+	// JSON (a dotted path into the JSON body, e.g. release or build.version) or Body (a regular
+	// expression with one group, matched against the body).
+	Header string `yaml:"header"`
+	JSON   string `yaml:"json"`
+	Body   string `yaml:"body"`
+
+	// HealthOnly is set when version: "" was written: no version is compared.
+	HealthOnly bool `yaml:"-"`
+	// fromUpgrade is set when Version was filled from upgrade.version, so --set version follows.
+	fromUpgrade bool
 }
 
 // ReverseSync configures the reverse-sync plan.
@@ -188,8 +212,17 @@ func (inv *Inventory) Defaults() {
 	if inv.Upgrade.Verify.Path == "" {
 		inv.Upgrade.Verify.Path = "/health"
 	}
-	if inv.Upgrade.Verify.Version == "" {
-		inv.Upgrade.Verify.Version = inv.Upgrade.Version
+	v := &inv.Upgrade.Verify
+	if v.Version == "" && !v.HealthOnly {
+		v.Version, v.fromUpgrade = inv.Upgrade.Version, true
+	}
+	if v.Header == "" && v.JSON == "" && v.Body == "" {
+		v.Header = p.VersionHeader
+	}
+	if len(b.Hosts) == 0 && b.Host != "" {
+		b.Hosts = []string{b.Host}
+	} else if b.Host == "" && len(b.Hosts) > 0 {
+		b.Host = b.Hosts[0]
 	}
 	t := &inv.Thresholds
 	if t.MaxLag == 0 {
@@ -265,15 +298,17 @@ func (inv *Inventory) SideOfAddr(addr string) Side {
 	return ""
 }
 
-// Upstream renders the nginx upstream block that sends traffic to side's app hosts. It is the whole
-// content of the balancer's upstream file.
+// Upstream renders the nginx upstream block that sends traffic to side's app hosts: the content of
+// a new upstream file. A switch keeps the file as it is and rewrites its server lines
+// (RewriteUpstream).
 func (inv *Inventory) Upstream(side Side) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Managed by pitstop: traffic goes to %s.\n", side)
+	// The comment names no side: a switch rewrites only the server lines, so it must stay true.
+	b.WriteString("# Pitstop switches this upstream between the sides by rewriting its server lines only.\n")
 	fmt.Fprintf(&b, "upstream %s {\n", inv.Balancer.Upstream)
 	for _, app := range inv.Sides.Get(side).Apps {
 		if h := inv.Hosts[app]; h != nil {
-			fmt.Fprintf(&b, "    server %s; # %s\n", h.Serve, app)
+			b.WriteString("    " + serverLine(h.Serve, strings.Fields(h.ServerParams), app) + "\n")
 		}
 	}
 	b.WriteString("}\n")

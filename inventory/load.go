@@ -79,6 +79,7 @@ func parse(source string, data []byte, dir string) (*Inventory, error) {
 	}); err != nil {
 		return nil, err
 	}
+	inv.Upgrade.Verify.HealthOnly = sh.healthOnlyWritten()
 	inv.Defaults()
 	inv.Source = source
 	c := &checker{inv: inv, source: source, shape: sh}

@@ -82,7 +82,7 @@ func TestRehearsalRules(t *testing.T) {
 		{"port", "  port: 5499", "  port: ‸70000",
 			`rehearsal.port is 70000; give the TCP port the copy listens on, from 1 to 65535 (not production's)`},
 		{"placeholder", "  stop_app: [sudo systemctl stop shop]", "  stop_app: [‸\"sudo systemctl stop {svc}\"]",
-			`rehearsal.stop_app[0] uses {svc}, which is not a placeholder; the placeholders are {host}, {serve}, {addr}, {version} and {database_url}, and a literal {svc} is written {{svc}}`},
+			`rehearsal.stop_app[0] uses {svc}, which is not a placeholder; the placeholders are {host}, {serve}, {addr}, {version}, {database_url} and the names under vars:, and a literal {svc} is written {{svc}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

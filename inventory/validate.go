@@ -55,6 +55,7 @@ func (c *checker) check() {
 	c.checkRehearsal(roles)
 	c.checkUpgrade()
 	c.checkThresholds()
+	c.checkParams()
 	for i, cmd := range c.inv.ReverseSync.Rebuild {
 		path := fmt.Sprintf("reverse_sync.rebuild[%d]", i)
 		c.checkCommand(path, cmd, "the backup database host, which serves no application")
@@ -194,7 +195,7 @@ func (c *checker) checkSides() map[string]role {
 			c.sideHost(roles, role{side, "replica", fmt.Sprintf("%s.replicas[%d]", base, i)}, name)
 		}
 	}
-	if b := c.inv.Balancer.Host; b != "" {
+	for _, b := range c.inv.Balancer.Hosts {
 		if r, ok := roles[b]; ok {
 			c.errorf("balancer.host", "balancer.host %q is also named at %s; the balancer must be a host of its own, not an app or database host", b, r.path)
 		}
@@ -384,12 +385,12 @@ func (c *checker) checkCommand(path, cmd, noServe string) {
 	}
 	for _, name := range placeholdersIn(cmd) {
 		switch {
-		case !isPlaceholder(name):
+		case !isPlaceholder(name) && !c.isVar(name):
 			hint := ""
-			if best := closest(name, placeholderNames); best != "" {
+			if best := closest(name, c.placeholders()); best != "" {
 				hint = fmt.Sprintf(" (did you mean {%s}?)", best)
 			}
-			c.errorf(path, "%s uses {%s}, which is not a placeholder%s; the placeholders are {host}, {serve}, {addr}, {version} and {database_url}, and a literal {%s} is written {{%s}}", path, name, hint, name, name)
+			c.errorf(path, "%s uses {%s}, which is not a placeholder%s; the placeholders are {host}, {serve}, {addr}, {version}, {database_url} and the names under vars:, and a literal {%s} is written {{%s}}", path, name, hint, name, name)
 		case noServe != "" && (name == "serve" || name == "addr"):
 			c.errorf(path, "%s uses {%s}, but it runs on %s; use {host} or write the address", path, name, noServe)
 		}

@@ -375,13 +375,19 @@ func (e *Engine) verifyDirect(ctx context.Context, st *Step, out chan<- Event) e
 				bad = append(bad, h+": "+err.Error())
 			case !c.OK:
 				bad = append(bad, h+": "+c.Err)
-			case c.Version != st.Version:
+			case st.Version != "" && c.Version == "" && c.VersionNote != "":
+				bad = append(bad, fmt.Sprintf("%s: reports no version (%s), want %q; check upgrade.verify (its %s)", h, c.VersionNote, st.Version, st.VersionSource))
+			case st.Version != "" && c.Version != st.Version:
 				bad = append(bad, fmt.Sprintf("%s: reports version %q, want %q", h, c.Version, st.Version))
 			default:
 				e.busyMu.Lock()
 				e.versions[h] = c.Version
 				e.busyMu.Unlock()
-				out <- Event{Kind: EvOutput, StepID: st.ID, Host: h, Stream: Stdout, Text: fmt.Sprintf("%s %s → %d, version %s (%s)", "GET", st.Path, c.Status, c.Version, c.Latency.Round(time.Millisecond))}
+				v := "version " + c.Version
+				if st.Version == "" {
+					v = "healthy; version not checked"
+				}
+				out <- Event{Kind: EvOutput, StepID: st.ID, Host: h, Stream: Stdout, Text: fmt.Sprintf("%s %s → %d, %s (%s)", "GET", st.Path, c.Status, v, c.Latency.Round(time.Millisecond))}
 			}
 		}
 		if len(bad) == 0 {
@@ -395,7 +401,7 @@ func (e *Engine) verifyDirect(ctx context.Context, st *Step, out chan<- Event) e
 			return ctx.Err()
 		case <-e.world.Clock.After(time.Second):
 		}
-		st = &Step{ID: st.ID, Hosts: failedHosts(bad), Version: st.Version, Path: st.Path}
+		st = &Step{ID: st.ID, Hosts: failedHosts(bad), Version: st.Version, Path: st.Path, VersionSource: st.VersionSource}
 	}
 }
 

@@ -145,10 +145,10 @@ func (b *builder) switchTo(side inventory.Side, extra ...Condition) *Step {
 	conds := append([]Condition{b.successCond()}, extra...)
 	return &Step{
 		ID: "switch-to-" + string(side), Title: "Switch the balancer to " + string(side), Action: ActSwitch,
-		Side: side, Hosts: []string{b.inv.Balancer.Host},
+		Side: side, Hosts: b.balancers(),
 		Config: &Change{File: b.inv.Balancer.File, From: string(from), To: string(side),
 			Before: b.inv.Upstream(from), After: b.inv.Upstream(side)},
-		Exec: []HostCommands{{Host: b.inv.Balancer.Host, Commands: []string{b.inv.Balancer.Test, b.inv.Balancer.Reload}}},
+		Exec: b.balancerExec(),
 		Gate: Gate{Confirm: true, Conditions: conds, Timeout: b.t.Timeout},
 	}
 }
@@ -231,7 +231,28 @@ func (b *builder) upgrade(side inventory.Side, migrate bool) []*Step {
 	if migrate && len(up.Migrate.Commands) > 0 {
 		out = append(out, b.offLive(side, b.run("migrate-"+s, "Migrate "+b.inv.Sides.Get(side).Database+" (from "+apps[0]+")", apps[:1], up.Migrate.Commands, false)))
 	}
-	out = append(out, &Step{ID: "verify-" + s + "-direct", Title: fmt.Sprintf("Verify each %s app host reports %s (direct, not through the balancer)", s, up.Verify.Version),
-		Action: ActVerifyDirect, Hosts: apps, Version: up.Verify.Version, Path: up.Verify.Path})
+	title := fmt.Sprintf("Verify each %s app host reports %s (direct, not through the balancer)", s, up.Verify.Version)
+	if up.Verify.HealthOnly {
+		title = fmt.Sprintf("Verify each %s app host answers its health check (direct; version NOT checked: upgrade.verify.version is \"\")", s)
+	}
+	out = append(out, &Step{ID: "verify-" + s + "-direct", Title: title,
+		Action: ActVerifyDirect, Hosts: apps, Version: up.Verify.Version, Path: up.Verify.Path, VersionSource: up.Verify.VersionSource()})
+	return out
+}
+
+// balancers are the balancer hosts a switch acts on, all or nothing.
+func (b *builder) balancers() []string {
+	if len(b.inv.Balancer.Hosts) > 0 {
+		return b.inv.Balancer.Hosts
+	}
+	return []string{b.inv.Balancer.Host}
+}
+
+// balancerExec is the test and reload each balancer runs at a switch.
+func (b *builder) balancerExec() []HostCommands {
+	var out []HostCommands
+	for _, h := range b.balancers() {
+		out = append(out, HostCommands{Host: h, Commands: []string{b.inv.Balancer.Test, b.inv.Balancer.Reload}})
+	}
 	return out
 }

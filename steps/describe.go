@@ -48,13 +48,20 @@ func (p *Plan) Describe(w io.Writer) {
 					}
 				}
 				fmt.Fprintf(w, "       and prove nginx's workers changed and probes are served by %s; on any failure the previous file is restored\n", st.Side)
+				if st.ConfigSource != "" {
+					fmt.Fprintf(w, "       %s\n", st.ConfigSource)
+				}
 				for _, l := range diffLines(st.Config.Before, st.Config.After) {
 					fmt.Fprintf(w, "       %s\n", l)
 				}
 			case ActPreflight:
 				fmt.Fprintf(w, "       reach %s; read the live upstream, replication and the probe; changes nothing\n", strings.Join(st.Hosts, ", "))
 			case ActVerifyDirect:
-				fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version)
+				if st.Version == "" {
+					fmt.Fprintf(w, "       GET %s on each of %s directly; expects a 2xx answer (health status only: no version is compared)\n", st.Path, strings.Join(st.Hosts, ", "))
+				} else {
+					fmt.Fprintf(w, "       GET %s on each of %s directly; expects version %s read from the %s\n", st.Path, strings.Join(st.Hosts, ", "), st.Version, st.VersionSource)
+				}
 			case ActWaitSync, ActVerifyTraffic:
 			case ActRehearseCheck, ActRehearseInspect, ActRehearseSmoke, ActRehearsePredict:
 				fmt.Fprintf(w, "       %s\n", rehearseDescription(st))

@@ -28,6 +28,8 @@ type Options struct {
 	Emit func(Event)
 	// PollEvery is how often readings are taken (default 500ms of the world's clock).
 	PollEvery time.Duration
+	// Params are the run parameters given with --set, recorded in the plan-started event.
+	Params map[string]string
 }
 
 // StepError is returned by Run when a step failed and the run could not go on (with AutoApprove).
@@ -72,12 +74,14 @@ type Engine struct {
 	prev     inventory.Side // the side before the last switch; "" before any switch
 	last     Readings
 	downtime time.Duration
-	streaks  map[string]int
-	busy     map[string]bool // hosts running an upgrade command
-	fenced   map[string]bool
-	promoted map[string]bool
-	paused   map[string]bool // replay paused by this run (readings may be missing or late)
-	versions map[string]string
+	// usersBase is the probe's totals when the run began: the run's own counts are measured from it.
+	usersBase ProbeTotals
+	streaks   map[string]int
+	busy      map[string]bool // hosts running an upgrade command
+	fenced    map[string]bool
+	promoted  map[string]bool
+	paused    map[string]bool // replay paused by this run (readings may be missing or late)
+	versions  map[string]string
 	// progress counts, per step and host, the commands that completed, so a retry resumes where
 	// the failure was instead of running finished commands again.
 	progress map[string]map[string]int
@@ -199,7 +203,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	e.started = e.world.Clock.Now()
-	e.emit(Event{Kind: EvPlanStarted, Text: fmt.Sprintf("%s plan on %s", e.plan.Name, e.inv.Name)})
+	e.usersBase = e.world.Probe.Stats(time.Second).Totals
+	e.emit(Event{Kind: EvPlanStarted, Text: fmt.Sprintf("%s plan on %s", e.plan.Name, e.inv.Name) + paramsText(e.opt.Params), Params: e.opt.Params})
 	if side, err := e.world.Balancer.Live(ctx); err == nil {
 		e.live = side
 	} else {
@@ -403,16 +408,17 @@ func (e *Engine) finish(err error) {
 	case err != nil:
 		status = StatusFailed
 	}
-	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state(), SkippedChecks: e.skippedChecks}
+	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state(), SkippedChecks: e.skippedChecks,
+		Users: e.totals}
 	if status != StatusDone {
 		sum.Next = e.next(rctx)
 	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {
 	case StatusDone:
-		ev.Text = fmt.Sprintf("plan %s finished%s in %s; users saw %s of failed requests", e.plan.Name, skippedChecks(len(sum.SkippedChecks)), sum.Elapsed.Round(time.Second), sum.Downtime)
+		ev.Text = fmt.Sprintf("plan %s finished%s in %s; %s", e.plan.Name, skippedChecks(len(sum.SkippedChecks)), sum.Elapsed.Round(time.Second), sum.Users.UsersSaw())
 	default:
-		ev.Text = fmt.Sprintf("plan %s %s after %s", e.plan.Name, status, sum.Elapsed.Round(time.Second))
+		ev.Text = fmt.Sprintf("plan %s %s after %s; %s", e.plan.Name, status, sum.Elapsed.Round(time.Second), sum.Users.UsersSaw())
 	}
 	e.emit(ev)
 }

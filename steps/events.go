@@ -64,6 +64,8 @@ type Event struct {
 	Change   *Change       `json:"change,omitempty"`
 	Summary  *Summary      `json:"summary,omitempty"`
 	Measure  *Measurement  `json:"measure,omitempty"`
+	// Params are the run parameters set on the command line (plan-started only).
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // GateKind tells why the engine is waiting.
@@ -195,10 +197,14 @@ type HostState struct {
 
 // Summary closes a run.
 type Summary struct {
-	Status   Status         `json:"status"`
-	Elapsed  time.Duration  `json:"elapsed"`
+	Status  Status        `json:"status"`
+	Elapsed time.Duration `json:"elapsed"`
+	// Downtime is how long probes through the balancer saw failed reads (in poll intervals).
 	Downtime time.Duration  `json:"downtime"`
 	Live     inventory.Side `json:"live"`
+	// Users is what the probe saw during the run: failed reads, refused writes (and for how long)
+	// and failed writes, counted apart.
+	Users ProbeTotals `json:"users"`
 	// State says in words where the balancer and the databases are left.
 	State string `json:"state"`
 	// Next lists, when the plan did not finish, what the operator should do about each thing left

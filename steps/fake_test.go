@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -61,6 +62,7 @@ type fakeWorld struct {
 	// failRun makes the command containing the key fail once per entry, with the error given.
 	failRun    map[string][]error
 	failSwitch error
+	liveFile   string        // when set, the balancer's upstream file as Preview reads it
 	panicOn    string        // a command containing it panics, as a buggy adapter would
 	promoteErr error         // the first promotion succeeds but returns this error
 	block      chan struct{} // when set, commands containing "install" wait on it
@@ -155,6 +157,16 @@ func (b fakeBalancer) Switch(_ context.Context, to inventory.Side, out func(stri
 	from := b.f.live
 	b.f.live = to
 	return Change{File: b.f.inv.Balancer.File, Before: b.f.inv.Upstream(from), After: b.f.inv.Upstream(to)}, nil
+}
+
+func (b fakeBalancer) Preview(_ context.Context, to inventory.Side) (string, string, error) {
+	b.f.mu.Lock()
+	defer b.f.mu.Unlock()
+	if b.f.liveFile == "" {
+		return "", "", errors.New("ssh: connect to lb: connection refused")
+	}
+	after, err := b.f.inv.RewriteUpstream(b.f.liveFile, to)
+	return b.f.liveFile, after, err
 }
 
 type fakeDB struct{ f *fakeWorld }

@@ -3,15 +3,22 @@ package steps
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ProbeTotals counts what the probe saw go wrong over a whole run: reads that failed and writes the
 // database refused (read-only) or that failed otherwise, each counted apart because they mean
 // different things to users (an error page, a form that cannot be saved).
 type ProbeTotals struct {
+	Reads         int `json:"reads,omitempty"`
 	FailedReads   int `json:"failed_reads"`
+	Writes        int `json:"writes,omitempty"`
 	RefusedWrites int `json:"refused_writes"`
 	FailedWrites  int `json:"failed_writes,omitempty"`
+	// RefusedFor is how long writes were refused: each run of refused writes counts from its first
+	// refused write to the first write after it that was not refused (or, while it lasts, to its
+	// newest refused write). Zero when the probe cannot tell (it counts per reading then).
+	RefusedFor time.Duration `json:"refused_for,omitempty"`
 }
 
 // IsCheck reports whether st only verifies (reaches hosts, waits for replication, proves where users

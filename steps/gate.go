@@ -24,7 +24,7 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 	switch kind {
 	case GateConfirm:
 		g.Prompt = st.Title
-		g.Changes = e.changes(st)
+		g.Changes = e.changes(ctx, st)
 		g.Allowed = []DecisionKind{Confirm, Decline, Skip, Abort}
 		if !st.Gate.Confirm {
 			g.Allowed = []DecisionKind{Skip, Abort}
@@ -34,7 +34,7 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 		g.Allowed = []DecisionKind{Retry, Skip, Abort}
 	case GateRolledBack:
 		g.Prompt = fmt.Sprintf("Rolled back to %s. Switch to %s again and resume?", e.live, e.prev)
-		g.Changes = diffLines(e.inv.Upstream(e.live), e.inv.Upstream(e.prev))
+		g.Changes = e.upstreamDiff(ctx, e.prev)
 		g.Allowed = []DecisionKind{Confirm, Abort}
 	case GateFinish:
 		g.Prompt = fmt.Sprintf("Finish with %d skipped check%s?", len(e.skippedChecks), plural(len(e.skippedChecks)))
@@ -330,10 +330,10 @@ func (e *Engine) lag(from, to string) (Lag, bool) {
 }
 
 // changes lists what confirming st will change, for the gate.
-func (e *Engine) changes(st *Step) []string {
+func (e *Engine) changes(ctx context.Context, st *Step) []string {
 	switch st.Action {
 	case ActSwitch:
-		out := diffLines(e.inv.Upstream(st.Side.Other()), e.inv.Upstream(st.Side))
+		out := e.upstreamDiff(ctx, st.Side)
 		for _, hc := range st.Exec {
 			for _, c := range hc.Commands {
 				out = append(out, "then "+hc.Host+": "+c)

@@ -60,8 +60,11 @@ type Step struct {
 	// From and To name the database hosts of a reverse-sync action.
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
-	// Version is what a direct verification expects each host to report.
+	// Version is what a direct verification expects each host to report; "" checks the health
+	// status only.
 	Version string `json:"version,omitempty"`
+	// VersionSource says where the version is read, e.g. "json release" (see inventory.Verify).
+	VersionSource string `json:"version_source,omitempty"`
 	// Path is fetched on each host by a direct verification.
 	Path string `json:"path,omitempty"`
 	// For is, in the rehearse plan's prediction, the plan whose window thresholds.max_window limits.
@@ -70,7 +73,10 @@ type Step struct {
 	Overheads *Overheads `json:"overheads,omitempty"`
 	// Config is the balancer change a switch makes (for display; the adapter renders it again).
 	Config *Change `json:"config,omitempty"`
-	Gate   Gate    `json:"gate"`
+	// ConfigSource says where Config's Before comes from: the live file read from the balancer, or
+	// rendered from the inventory (and why).
+	ConfigSource string `json:"config_source,omitempty"`
+	Gate         Gate   `json:"gate"`
 }
 
 // Gate is what must happen before a step runs.

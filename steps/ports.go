@@ -64,11 +64,14 @@ type Balancer interface {
 
 // Change is what a switch did to the balancer's upstream file.
 type Change struct {
-	File   string `json:"file"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Before string `json:"before"`
-	After  string `json:"after"`
+	// Host is the balancer host; with several balancers, Others holds the change on each of the rest.
+	Host   string   `json:"host,omitempty"`
+	File   string   `json:"file"`
+	From   string   `json:"from"`
+	To     string   `json:"to"`
+	Before string   `json:"before"`
+	After  string   `json:"after"`
+	Others []Change `json:"others,omitempty"`
 }
 
 // Database is every PostgreSQL server in the inventory, addressed by host name.
@@ -159,6 +162,8 @@ type ProbeStats struct {
 	WritesFailed  int `json:"writes_failed,omitempty"`
 	// Hosts holds the newest direct check of each app host.
 	Hosts []HostCheck `json:"hosts,omitempty"`
+	// Totals counts every request since the probe started, whatever the window.
+	Totals ProbeTotals `json:"totals"`
 }
 
 // Success is the percentage of successful requests in the window (100 when none were made).
@@ -171,12 +176,15 @@ func (s ProbeStats) Success() float64 {
 
 // HostCheck is one direct request to one app host.
 type HostCheck struct {
-	Host    string        `json:"host"`
-	OK      bool          `json:"ok"`
-	Status  int           `json:"status,omitempty"`
-	Version string        `json:"version,omitempty"`
-	Latency time.Duration `json:"latency,omitempty"`
-	Err     string        `json:"err,omitempty"`
+	Host    string `json:"host"`
+	OK      bool   `json:"ok"`
+	Status  int    `json:"status,omitempty"`
+	Version string `json:"version,omitempty"`
+	// VersionNote says why Version is empty when the answer did not carry it, e.g. "the JSON body
+	// has no field release".
+	VersionNote string        `json:"version_note,omitempty"`
+	Latency     time.Duration `json:"latency,omitempty"`
+	Err         string        `json:"err,omitempty"`
 }
 
 // Clock is the engine's time. The demo world runs it faster than the wall clock.

@@ -58,9 +58,18 @@ func (e *Engine) apply(r Readings) {
 	}
 	r.Live = e.live
 	r.Downtime = e.downtime
-	e.totals.FailedReads += r.recent.Failed
-	e.totals.RefusedWrites += r.recent.WritesRefused
-	e.totals.FailedWrites += r.recent.WritesFailed
+	if pt := r.Probe.Totals.Sub(e.usersBase); pt.Reads+pt.Writes > 0 {
+		// The probe counts every request since it started: the run's own are exact, with how long
+		// writes were refused.
+		e.totals = pt
+	} else {
+		// A probe without its own totals: add up the readings' windows.
+		e.totals.Reads += r.recent.Requests
+		e.totals.FailedReads += r.recent.Failed
+		e.totals.Writes += r.recent.Writes
+		e.totals.RefusedWrites += r.recent.WritesRefused
+		e.totals.FailedWrites += r.recent.WritesFailed
+	}
 	r.Totals = e.totals
 	r.Hosts = e.hostStates(r)
 	e.last = r

@@ -159,6 +159,9 @@ func (t *Tally) Lines(name func(stepID string) string) []string {
 	}
 	tot := t.Totals
 	users := fmt.Sprintf("users: %d failed read%s, %d refused write%s", tot.FailedReads, plural(tot.FailedReads), tot.RefusedWrites, plural(tot.RefusedWrites))
+	if tot.RefusedFor > 0 {
+		users += fmt.Sprintf(" (refused for %.1f s)", tot.RefusedFor.Seconds())
+	}
 	if tot.FailedWrites > 0 {
 		users += fmt.Sprintf(", %d failed write%s", tot.FailedWrites, plural(tot.FailedWrites))
 	}

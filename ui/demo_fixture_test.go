@@ -70,8 +70,7 @@ var demoV1 = map[string]string{"app-p1": "2.3.1", "app-p2": "2.3.1", "app-b1": "
 
 // demoSwitchChanges is what the engine lists at the demo shop's switch to backup.
 var demoSwitchChanges = []string{
-	"- # Managed by pitstop: traffic goes to production.",
-	"+ # Managed by pitstop: traffic goes to backup.",
+	"  # Pitstop switches this upstream between the sides by rewriting its server lines only.",
 	"  upstream shop_backend {",
 	"-     server 10.0.1.11:8080; # app-p1",
 	"-     server 10.0.1.12:8080; # app-p2",

@@ -223,7 +223,8 @@ func toFinished(inv *inventory.Inventory) *script {
 	s.wait(time.Minute)
 	s.emit(steps.Event{Kind: steps.EvPlanFinished, Status: steps.StatusDone, Duration: s.now.Sub(t0),
 		Text: "plan readonly finished", Summary: &steps.Summary{Status: steps.StatusDone, Elapsed: s.now.Sub(t0),
-			Downtime: 500 * time.Millisecond, Live: inventory.Production, State: "balancer sends traffic to production"}})
+			Downtime: 500 * time.Millisecond, Live: inventory.Production, State: "balancer sends traffic to production",
+			Users: steps.ProbeTotals{Reads: 1780, FailedReads: 0, Writes: 89, RefusedWrites: 35, RefusedFor: 1800 * time.Millisecond}}})
 	return s
 }
 

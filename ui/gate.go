@@ -82,11 +82,17 @@ func (m *Model) finishedLines(w, maxH int) []string {
 	if n := len(sum.SkippedChecks); n > 0 && r.finalStatus == steps.StatusDone {
 		facts = append(facts, s.Warn.Render(fmt.Sprintf("with %d skipped check%s", n, map[bool]string{true: "", false: "s"}[n == 1])))
 	}
-	facts = append(facts,
-		s.Bold.Render("total "+shortDur(sum.Elapsed)),
-		s.Bold.Render("downtime seen "+shortDur(sum.Downtime)),
-		s.Dim.Render("traffic on ")+s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))),
-	)
+	facts = append(facts, s.Bold.Render("total "+shortDur(sum.Elapsed)))
+	// Failed reads, refused writes (with how long) and failed writes apart: never a bare "0s
+	// downtime" while writes were refused.
+	users := sum.Users
+	if users == (steps.ProbeTotals{}) {
+		users = r.tally.Totals // a summary without the counts: the readings' own
+	}
+	for _, f := range strings.Split(users.UsersSaw(), "; ") {
+		facts = append(facts, s.Bold.Render(f))
+	}
+	facts = append(facts, s.Dim.Render("traffic on ")+s.Bold.Render(strings.ToUpper(orText(string(sum.Live), "?"))))
 	bw := width(banner) + 1
 	var head []string
 	for i, l := range flow(facts, s.Dim.Render(" · "), w-bw) {
@@ -97,10 +103,15 @@ func (m *Model) finishedLines(w, maxH int) []string {
 		head = append(head, lead+l)
 	}
 	var tally []string
-	happened, heading := r.tally.Lines(m.titleOf), "What happened:"
-	if len(happened) == 1 { // only what users saw: the run went its straight path
-		happened, heading = []string{strings.TrimPrefix(happened[0], "users: ")}, "Probes saw:"
+	// What users saw is in the banner (failed reads, refused writes and for how long, failed
+	// writes): the tally lists only what went off the plan's straight path.
+	var happened []string
+	for _, l := range r.tally.Lines(m.titleOf) {
+		if !strings.HasPrefix(l, "users: ") {
+			happened = append(happened, l)
+		}
 	}
+	heading := "What happened:"
 	for _, l := range bulletLines(heading, happened, w) {
 		tally = append(tally, s.Normal.Render(strings.TrimPrefix(l, "  ")))
 	}

@@ -130,12 +130,12 @@ func TestSwitchDiffKeepsServerLinesWhenShort(t *testing.T) {
 	h := newHarness(t, toDemoSwitchGate(t))
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	h.wantScreen("-     server 10.0.1.11:8080; # app-p1", "-     server 10.0.1.12:8080; # app-p2",
-		"+     server 10.0.2.11:8080; # app-b1", "+     server 10.0.2.12:8080; # app-b2", "6 more lines")
-	if strings.Contains(h.screen(), "# Managed by pitstop") {
+		"+     server 10.0.2.11:8080; # app-b1", "+     server 10.0.2.12:8080; # app-b2", "5 more lines")
+	if strings.Contains(h.screen(), "# Pitstop switches") {
 		t.Errorf("a comment line is shown before the server lines fit:\n%s", h.screen())
 	}
 	h.send(tea.WindowSizeMsg{Width: 200, Height: 60}) // room for all: in the diff's own order
-	h.wantScreen("confirming will change:", "# Managed by pitstop: traffic goes to backup.", "then lb: sudo nginx -s reload")
+	h.wantScreen("confirming will change:", "# Pitstop switches this upstream", "then lb: sudo nginx -s reload")
 }
 
 // TestFailurePointsAtTheOutput: a failed step's "read the output … above" says where the output is:
@@ -194,5 +194,5 @@ func TestFinishGateAndEnd(t *testing.T) {
 	h.wantScreen("PLAN FINISHED", "with 2 skipped checks", "skipped: Verify users are served by production",
 		"confirmed by alice", "declined: Switch the balancer to production (1×)",
 		"retried: Upgrade production app hosts to 2.4.0 (1×)", "rolled back: backup → production by alice",
-		"3 failed reads, 27 refused writes")
+		"users saw 3 failed reads", "27 writes refused")
 }

@@ -304,7 +304,7 @@ func TestFinishedDisablesEverything(t *testing.T) {
 	h := newHarness(t, toFinished(fixtureInventory(2)))
 	h.press("y", "n", "s", "r", "R", "a")
 	h.wantSent()
-	h.wantScreen("PLAN FINISHED", "total 1m29s", "downtime seen 0.5s", "traffic on PRODUCTION")
+	h.wantScreen("PLAN FINISHED", "total 1m29s", "users saw 0 failed reads", "writes refused for 1.8 s (35 writes)", "0 failed writes", "traffic on PRODUCTION")
 }
 
 func TestStaleSkipQuestionIsDropped(t *testing.T) {

@@ -221,7 +221,7 @@ func TestDemoInTmux(t *testing.T) {
 
 	// 6. Confirm every remaining gate until the plan ends (y does nothing where nothing waits).
 	scr = s.waitFor("the end of the plan", 120*time.Second, has("PLAN FINISHED"), "y")
-	for _, want := range []string{"total ", "downtime seen", "traffic on PRODUCTION", "press q to quit", "FINISHED"} {
+	for _, want := range []string{"total ", "users saw", "traffic on PRODUCTION", "press q to quit", "FINISHED"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("the finished screen lacks %q:\n%s", want, scr)
 		}

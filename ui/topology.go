@@ -60,7 +60,7 @@ func (m *Model) topologyLines(w, maxH int) []string {
 		target = s.LiveSide.Render(" " + strings.ToUpper(string(live)) + " · LIVE ")
 	}
 	lines := []string{s.Title.Render("Topology") + s.Dim.Render("  users ─▶ balancer ") +
-		s.Bold.Render(orText(m.cfg.Inventory.Balancer.Host, "?")) + s.Dim.Render(" ─▶ ") + target}
+		s.Bold.Render(orText(balancerNames(m.cfg.Inventory.Balancer), "?")) + s.Dim.Render(" ─▶ ") + target}
 
 	prod, back := m.sideHosts(inventory.Production), m.sideHosts(inventory.Backup)
 	rows := maxH - 2
@@ -163,4 +163,12 @@ func (m *Model) hostCell(h topoHost, nameW, verW int, wide bool) string {
 		b.WriteString(" " + s.Badge.Render("["+string(bd)+"]"))
 	}
 	return b.String()
+}
+
+// balancerNames names every balancer: "lb", or "lb1+lb2" when several are switched together.
+func balancerNames(b inventory.Balancer) string {
+	if len(b.Hosts) > 1 {
+		return strings.Join(b.Hosts, "+")
+	}
+	return b.Host
 }

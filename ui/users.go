@@ -10,7 +10,7 @@ import (
 
 // usersLines draws what users see through the balancer in n rows. With four or more: probe success,
 // latency, which upstream served the newest request and on which side, the application version,
-// refused writes, the downtime so far and a sparkline of success. With fewer, one summary line.
+// refused writes, how long reads failed and writes were refused, and a sparkline of success. With fewer, one summary line.
 func (m *Model) usersLines(w, n int) []string {
 	if n <= 0 {
 		return nil
@@ -55,7 +55,10 @@ func (m *Model) usersLines(w, n int) []string {
 	if r.Downtime > 0 {
 		down = s.Bad
 	}
-	writes += s.Dim.Render(" · downtime so far ") + down.Render(shortDur(r.Downtime))
+	writes += s.Dim.Render(" · reads failing for ") + down.Render(shortDur(r.Downtime))
+	if t := p.Totals; t.RefusedWrites > 0 {
+		writes += s.Dim.Render(" · writes refused for ") + s.Warn.Render(fmt.Sprintf("%.1fs", t.RefusedFor.Seconds()))
+	}
 	lines = append(lines, writes)
 	return fitLines(lines, w, n)
 }

@@ -37,7 +37,14 @@ type Config struct {
 	Instance string
 	// Logger receives start, stop and database state changes; nil logs to stderr.
 	Logger *log.Logger
+	// Variant makes the application behave like another kind of app: VariantJSON reports its
+	// version only in the JSON body of GET /status ({"release":…}, no X-App-Version header) and
+	// refuses writes with a plain-text 503 "read-only maintenance". "" is the usual behaviour.
+	Variant string
 }
+
+// VariantJSON is the application that says its version only in JSON and refuses in plain text.
+const VariantJSON = "json"
 
 func (c *Config) validate() error {
 	if !slices.Contains(Versions, c.Version) {
@@ -51,6 +58,9 @@ func (c *Config) validate() error {
 	}
 	if c.Instance == "" {
 		return errors.New("app: no instance name")
+	}
+	if c.Variant != "" && c.Variant != VariantJSON {
+		return fmt.Errorf("app: unknown variant %q: leave it empty or use %q", c.Variant, VariantJSON)
 	}
 	if c.Logger == nil {
 		c.Logger = log.New(os.Stderr, c.Instance+" ", log.LstdFlags|log.Lmsgprefix)

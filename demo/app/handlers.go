@@ -64,6 +64,9 @@ func newHandler(cfg Config, st *store) http.Handler {
 	h := &handler{cfg: cfg, st: st}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", h.health)
+	if cfg.Variant == VariantJSON {
+		mux.HandleFunc("GET /status", h.status)
+	}
 	mux.HandleFunc("GET /items", h.listItems)
 	mux.HandleFunc("POST /items", h.createItem)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -74,16 +77,40 @@ func newHandler(cfg Config, st *store) http.Handler {
 		h.fail(w, http.StatusNotFound, "not_found", "no such endpoint: try GET /items, POST /items or GET /health")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(HeaderVersion, cfg.Version)
+		if cfg.Variant != VariantJSON { // the variant says its version only in /status's body
+			w.Header().Set(HeaderVersion, cfg.Version)
+		}
 		w.Header().Set(HeaderInstance, cfg.Instance)
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// Status is the body of the JSON variant's GET /status, where it says its version.
+type Status struct {
+	Release  string `json:"release"`
+	Instance string `json:"instance"`
+	Database string `json:"database"`
+}
+
+// status answers the JSON variant's GET /status: 200 with the release while the database answers.
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), dbTimeout)
+	defer cancel()
+	body := Status{Release: h.cfg.Version, Instance: h.cfg.Instance, Database: "up"}
+	code := http.StatusOK
+	if _, err := h.st.status(ctx); err != nil {
+		body.Database, code = "down", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, body)
 }
 
 func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), dbTimeout)
 	defer cancel()
 	body := Health{Version: h.cfg.Version, Instance: h.cfg.Instance, Database: "up"}
+	if h.cfg.Variant == VariantJSON {
+		body.Version = "" // only /status says it
+	}
 	st, err := h.st.status(ctx)
 	if err != nil {
 		kind, status := classify(err)
@@ -178,11 +205,22 @@ func (h *handler) dbFail(w http.ResponseWriter, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
+	if h.cfg.Variant == VariantJSON && kind == errReadOnly {
+		// As many applications refuse: a plain 503 in words, nothing machine-readable.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		io.WriteString(w, "read-only maintenance\n")
+		return
+	}
 	h.fail(w, status, string(kind), msg)
 }
 
 func (h *handler) fail(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, ErrorBody{Error: code, Message: msg, Version: h.cfg.Version, Instance: h.cfg.Instance})
+	version := h.cfg.Version
+	if h.cfg.Variant == VariantJSON {
+		version = ""
+	}
+	writeJSON(w, status, ErrorBody{Error: code, Message: msg, Version: version, Instance: h.cfg.Instance})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -94,6 +94,7 @@ type runFlags struct {
 	parallel    int
 	journal     string
 	operator    string
+	sets        setFlag
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
@@ -105,6 +106,7 @@ func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
 	fs.IntVar(&f.parallel, "parallel", 10, "how many hosts one step acts on at once")
 	fs.StringVar(&f.journal, "journal", "", "append every event to this JSONL `FILE` (default: a new file under ~/.local/state/pitstop/journal)")
 	fs.StringVar(&f.operator, "operator", defaultOperator(), "who is driving, recorded with every decision")
+	fs.Var(&f.sets, "set", setUsage)
 }
 
 // check rejects flag values no run can use.

@@ -71,7 +71,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	f.plan = steps.PlanRehearse
-	s, code := prepare("rehearse", inv, f, stderr)
+	s, code := prepare("rehearse", inv, &f, stderr)
 	if s == nil {
 		return code
 	}

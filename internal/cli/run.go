@@ -54,7 +54,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if inv == nil {
 		return code
 	}
-	s, code := prepare("demo", inv, f, stderr)
+	s, code := prepare("demo", inv, &f, stderr)
 	if s == nil {
 		return code
 	}
@@ -89,7 +89,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if inv == nil {
 		return code
 	}
-	s, code := prepare("run", inv, f, stderr)
+	s, code := prepare("run", inv, &f, stderr)
 	if s == nil {
 		return code
 	}
@@ -118,6 +118,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // session is what a run needs before its world starts: the plan and the open journal.
 type session struct {
+	// params are the run parameters set with --set, for the journal.
+	params  map[string]string
 	plan    *steps.Plan
 	journal *steps.Journal
 	created bool // the journal's file did not exist before this run
@@ -126,9 +128,14 @@ type session struct {
 // prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the
 // command (exit 2) before it starts a world or connects to a host. It returns a nil session with the
 // exit code after printing what is wrong.
-func prepare(cmd string, inv *inventory.Inventory, f runFlags, stderr io.Writer) (*session, int) {
+func prepare(cmd string, inv *inventory.Inventory, f *runFlags, stderr io.Writer) (*session, int) {
 	if f.plan == steps.PlanRehearse && cmd != "rehearse" {
 		fmt.Fprintf(stderr, "pitstop %s: the rehearse plan works on a real copy of the database and cleans up after itself: run it with pitstop rehearse -i FILE (the demo world cannot simulate it)\n", cmd)
+		return nil, exitBadInput
+	}
+	params, err := f.sets.apply(inv)
+	if err != nil {
+		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
 		return nil, exitBadInput
 	}
 	plan, err := steps.Build(inv, f.plan)
@@ -136,7 +143,6 @@ func prepare(cmd string, inv *inventory.Inventory, f runFlags, stderr io.Writer)
 		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
 		return nil, exitBadInput
 	}
-
 	if !f.autoApprove && !isTerminal() {
 		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless\n", cmd)
 		return nil, exitBadInput
@@ -151,7 +157,7 @@ func prepare(cmd string, inv *inventory.Inventory, f runFlags, stderr io.Writer)
 		fmt.Fprintf(stderr, "pitstop %s: cannot write the event journal: %v; pass --journal FILE in a directory you can write\n", cmd, err)
 		return nil, exitBadInput
 	}
-	return &session{plan: plan, journal: j, created: errors.Is(statErr, os.ErrNotExist)}, -1
+	return &session{params: params, plan: plan, journal: j, created: errors.Is(statErr, os.ErrNotExist)}, -1
 }
 
 // abandon closes the journal of a run that never started, and removes its file when this run created
@@ -175,7 +181,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	}()
 
 	var eng *steps.Engine
-	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator}
+	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator, Params: s.params}
 	if f.autoApprove {
 		pr := &steps.Printer{W: stdout}
 		opt.Emit = func(ev steps.Event) { j.Write(ev); pr.Print(ev) }

@@ -22,8 +22,12 @@ func (l *layout) appArgs(host, version string) []string {
 	case hostAppRehearse:
 		db = appDB(l.rehearsalCopy()) // the copy a rehearsal starts
 	}
-	return []string{"lab", "app", "--version", version, "--listen", l.appAddr(host), "--db", db,
+	args := []string{"lab", "app", "--version", version, "--listen", l.appAddr(host), "--db", db,
 		"--instance", host, "--pid-file", l.pidFile(host)}
+	if l.Variant != "" {
+		args = append(args, "--variant", l.Variant)
+	}
+	return args
 }
 
 // startApp starts one application instance as its own process (its own session, so it outlives the
@@ -44,7 +48,7 @@ func startApp(ctx context.Context, l *layout, host, version string) error {
 	exited := make(chan error, 1)
 	// Reap the process when it exits while we still run (tests); a CLI exits first and leaves it to init.
 	go func() { exited <- cmd.Wait() }()
-	if err := waitHealth(ctx, l.appAddr(host), version, 10*time.Second, exited); err != nil {
+	if err := waitHealth(ctx, l.appAddr(host), version, l.Variant, 10*time.Second, exited); err != nil {
 		return fmt.Errorf("%s (%s) did not come up: %w\nlast lines of %s:\n%s", host, l.appAddr(host), err,
 			l.logFile(host), tailFile(l.logFile(host), 10))
 	}
@@ -53,12 +57,12 @@ func startApp(ctx context.Context, l *layout, host, version string) error {
 
 // waitHealth waits until GET http://addr/health answers 200 with X-App-Version version, or exited
 // says the process died.
-func waitHealth(ctx context.Context, addr, version string, d time.Duration, exited <-chan error) error {
+func waitHealth(ctx context.Context, addr, version, variant string, d time.Duration, exited <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	last := "no answer"
 	for {
-		h, status, err := getHealth(ctx, addr)
+		h, status, err := getHealth(ctx, addr, variant)
 		switch {
 		case err != nil:
 			last = err.Error()
@@ -77,11 +81,28 @@ func waitHealth(ctx context.Context, addr, version string, d time.Duration, exit
 	}
 }
 
-// getHealth fetches an application's /health.
-func getHealth(ctx context.Context, addr string) (app.Health, int, error) {
+// getHealth fetches an application's /health; for the JSON variant, /status, whose release is the
+// version.
+func getHealth(ctx context.Context, addr, variant string) (app.Health, int, error) {
 	var h app.Health
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	if variant == app.VariantJSON {
+		var s app.Status
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
+		if err != nil {
+			return h, 0, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return h, 0, err
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			return h, resp.StatusCode, fmt.Errorf("HTTP %d with a body that is not the app's status JSON: %w", resp.StatusCode, err)
+		}
+		return app.Health{Version: s.Release, Instance: s.Instance, Database: s.Database}, resp.StatusCode, nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/health", nil)
 	if err != nil {
 		return h, 0, err

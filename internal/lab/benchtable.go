@@ -164,6 +164,7 @@ func (r *BenchResult) WriteTable(w io.Writer) {
 	count("seconds with writes unavailable", n.Load.WriteSecondsDown, p.Load.WriteSecondsDown)
 	dur("reads unavailable (sum of outages)", n.Load.ReadDowntime, p.Load.ReadDowntime)
 	dur("writes unavailable (sum of outages)", n.Load.WriteDowntime, p.Load.WriteDowntime)
+	dur("writes refused (read-only, sum of refused runs)", n.Load.RefusedFor, p.Load.RefusedFor)
 	row("switch latency (confirm → all reads on backup)", "–", ms(p.Switch, p.SwitchErr), "")
 	row("switch-back latency (confirm → all reads on production)", "–", ms(p.SwitchBack, p.SwitchBackErr), "")
 	row("rollback latency (third run: decision → all reads on production)", "–", ms(r.Rollback, r.RollbackErr), "")
@@ -171,6 +172,7 @@ func (r *BenchResult) WriteTable(w io.Writer) {
 	dur("total maintenance time", n.Maintenance, p.Maintenance)
 	tw.Flush()
 
+	fmt.Fprintf(w, "\nnaive:    %s\npitstop:  %s\n", n.Load.UsersSaw(), p.Load.UsersSaw())
 	fmt.Fprintf(w, "\nread-only window of the plan: %s =", secs(p.Window))
 	for i, s := range p.WindowSteps {
 		if i > 0 {

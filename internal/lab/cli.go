@@ -120,13 +120,14 @@ func checkOptions(opt Options) error {
 }
 
 func upMain(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlagSet("up", "[--dir DIR] [--ssh] [--port-base N]",
+	fs := newFlagSet("up", "[--dir DIR] [--ssh] [--port-base N] [--variant json]",
 		"Start a lab in DIR and write DIR/inventory.yaml; rehearse with pitstop run -i DIR/inventory.yaml.")
 	var opt Options
 	fs.StringVar(&opt.Dir, "dir", DefaultDir(), "the lab's directory (created; must be empty or hold an old lab)")
 	fs.BoolVar(&opt.SSH, "ssh", false, "run an sshd on loopback and reach every lab host through it")
 	fs.IntVar(&opt.PortBase, "port-base", DefaultPortBase, fmt.Sprintf("first port of the lab's range (uses base … base+%d)", offApp))
 	fs.DurationVar(&opt.MigrateHold, "migrate-hold", 0, "make the inventory's migration rewrite items and hold its lock this long (a slow migration to rehearse)")
+	fs.StringVar(&opt.Variant, "variant", "", "run another kind of application: \"json\" says its version only in GET /status's JSON and refuses writes with a plain-text 503")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -265,6 +266,7 @@ func AppMain(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.DB, "db", "", "libpq connection string of the database")
 	fs.StringVar(&cfg.Instance, "instance", "", "instance name (X-App-Instance)")
 	pidFile := fs.String("pid-file", "", "file to hold the process id while serving")
+	fs.StringVar(&cfg.Variant, "variant", "", "serve as another kind of app: \"json\" says its version only in GET /status's JSON and refuses writes with a plain-text 503")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/demo/app"
 	"github.com/pitstop-ops/pitstop/internal/shell"
 	"github.com/pitstop-ops/pitstop/inventory"
 )
@@ -72,6 +73,11 @@ func (l *layout) inventory() *inventory.Inventory {
 	}
 	if l.SSH {
 		inv.SSHConfig = sshConfigRel
+	}
+	if l.Variant == app.VariantJSON {
+		// This application says its version only in the JSON of /status and refuses writes with a
+		// plain 503: the version comes from there, and any 503 to a write counts as refused.
+		inv.Upgrade.Verify = inventory.Verify{Path: "/status", JSON: "release"}
 	}
 	return inv
 }
@@ -161,6 +167,10 @@ upgrade:
 {{- end}}
   verify:
     path: {{q .Inv.Upgrade.Verify.Path}}
+{{- if .Inv.Upgrade.Verify.JSON}}
+    # The application says its version only in the JSON body of this path.
+    json: {{q .Inv.Upgrade.Verify.JSON}}
+{{- end}}
 
 reverse_sync:
   # Re-creates db-backup as a streaming standby of db-prod (stop, wipe, pg_basebackup -R, start).

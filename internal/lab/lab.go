@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/demo/app"
 	"github.com/pitstop-ops/pitstop/inventory"
 )
 
@@ -63,6 +64,9 @@ type Options struct {
 	MigrateHold time.Duration
 	// Progress, when set, receives one line per step Up takes, with its duration.
 	Progress io.Writer
+	// Variant runs the application as another kind of app: app.VariantJSON reports its version only
+	// in the JSON of GET /status and refuses writes with a plain-text 503; the inventory reads it so.
+	Variant string
 }
 
 // safePath is what the lab accepts in its directory: the path goes into nginx, sshd and PostgreSQL
@@ -135,7 +139,10 @@ func newLayout(opt Options) (*layout, error) {
 	if opt.PGBin == "" {
 		opt.PGBin = DefaultPGBin
 	}
-	return &layout{Dir: dir, state: state{PortBase: opt.PortBase, SSH: opt.SSH, Pitstop: opt.Pitstop, PGBin: opt.PGBin, MigrateHold: opt.MigrateHold}}, nil
+	if opt.Variant != "" && opt.Variant != app.VariantJSON {
+		return nil, fmt.Errorf("application variant %q: leave it empty or use %q", opt.Variant, app.VariantJSON)
+	}
+	return &layout{Dir: dir, state: state{PortBase: opt.PortBase, SSH: opt.SSH, Pitstop: opt.Pitstop, PGBin: opt.PGBin, Variant: opt.Variant, MigrateHold: opt.MigrateHold}}, nil
 }
 
 // checkPrograms makes sure every program the lab runs is installed.

@@ -53,11 +53,13 @@ const stateFile = "lab.json"
 
 // state is the content of DIR/lab.json.
 type state struct {
-	PortBase int       `json:"port_base"`
-	SSH      bool      `json:"ssh"`
-	Pitstop  string    `json:"pitstop"`
-	PGBin    string    `json:"pg_bin"`
-	Started  time.Time `json:"started"`
+	PortBase int    `json:"port_base"`
+	SSH      bool   `json:"ssh"`
+	Pitstop  string `json:"pitstop"`
+	PGBin    string `json:"pg_bin"`
+	// Variant is the application's variant (app.VariantJSON or "").
+	Variant string    `json:"variant,omitempty"`
+	Started time.Time `json:"started"`
 	// MigrateHold makes the inventory's migration rewrite items and hold its lock this long.
 	MigrateHold time.Duration `json:"migrate_hold,omitempty"`
 }

@@ -44,6 +44,11 @@ type LoadOptions struct {
 	// NamePrefix starts the name of every write (default "load-" and the start time), so the names are
 	// unique across runs.
 	NamePrefix string
+	// AnyRefusal counts every 503 to a write as refused, as Pitstop's probe does by default: for an
+	// application that refuses in its own words (the lab's JSON variant says "read-only
+	// maintenance"). By default only the lab application's own refusal counts (503, Retry-After and
+	// its "read_only" error), so that a database that is down shows as failed writes.
+	AnyRefusal bool
 }
 
 func (o *LoadOptions) defaults() error {
@@ -275,6 +280,8 @@ func (l *Load) do(ctx context.Context, op Op, target string, body []byte) Reques
 		r.Err = "reading the answer: " + err.Error()
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		r.Outcome = OK
+	case op == OpWrite && resp.StatusCode == http.StatusServiceUnavailable && l.opt.AnyRefusal:
+		r.Outcome = Refused
 	case op == OpWrite && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" &&
 		bytes.Contains(b, []byte(`"read_only"`)):
 		r.Outcome = Refused

@@ -193,10 +193,15 @@ func TestLoadSummaryCounts(t *testing.T) {
 	want := lab.LoadSummary{Requests: 10, Reads: 6, FailedReads: 3, Writes: 4, AckedWrites: 2, RefusedWrites: 1, FailedWrites: 1,
 		ReadSecondsDown: 2, WriteSecondsDown: 2,
 		// reads: 1100→1300 and 2990→its end 2995; writes: 1200→1400 and 2100→its end 2110
-		ReadDowntime: 205 * time.Millisecond, WriteDowntime: 210 * time.Millisecond}
+		ReadDowntime: 205 * time.Millisecond, WriteDowntime: 210 * time.Millisecond,
+		// refused: 1200 → the next write that was not refused, 1400
+		RefusedFor: 200 * time.Millisecond}
 	s.Duration, s.ReadP50, s.ReadP99, s.Timeline = 0, 0, 0, nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("summary\n got %+v\nwant %+v", s, want)
+	}
+	if got, want := s.UsersSaw(), "users saw 3 failed reads; writes refused for 0.2 s (1 writes); 1 failed writes"; got != want {
+		t.Errorf("UsersSaw = %q, want %q", got, want)
 	}
 	if got := rep.Summary().Timeline; len(got) != 3 || got[1].FailedReads != 2 || got[1].RefusedWrites != 1 || got[2].FailedWrites != 1 {
 		t.Errorf("timeline %+v", got)

@@ -29,6 +29,9 @@ type LoadSummary struct {
 	// time from the first one's start to the start of the next successful one.
 	ReadDowntime  time.Duration
 	WriteDowntime time.Duration
+	// RefusedFor is how long writes were refused: each run of refused writes from the first one's
+	// start to the start of the next write that was not refused.
+	RefusedFor time.Duration
 	// ReadP50 and ReadP99 are the latencies of successful reads.
 	ReadP50, ReadP99 time.Duration
 	Timeline         []LoadSecond
@@ -95,12 +98,52 @@ func (r *LoadReport) Summary() LoadSummary {
 	}
 	s.ReadDowntime = downtime(r.Requests, OpRead)
 	s.WriteDowntime = downtime(r.Requests, OpWrite)
+	s.RefusedFor = refusedFor(r.Requests)
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		s.ReadP50 = lat[len(lat)/2]
 		s.ReadP99 = lat[min(len(lat)-1, len(lat)*99/100)]
 	}
 	return s
+}
+
+// refusedFor adds up, over the writes in start order, each run of refused ones: from the first one's
+// start to the next write that was not refused (or to the last refused one's end).
+func refusedFor(reqs []Request) time.Duration {
+	var total time.Duration
+	var since time.Time
+	var last Request
+	for _, q := range reqs {
+		if q.Op != OpWrite {
+			continue
+		}
+		switch {
+		case q.Outcome == Refused && since.IsZero():
+			since = q.Start
+		case q.Outcome != Refused && !since.IsZero():
+			total += q.Start.Sub(since)
+			since = time.Time{}
+		}
+		if q.Outcome == Refused {
+			last = q
+		}
+	}
+	if !since.IsZero() {
+		total += last.End().Sub(since)
+	}
+	return total
+}
+
+// UsersSaw says what users saw in Pitstop's words: failed reads, refused writes and for how long,
+// failed writes, each apart — never one "downtime" that hides refusals.
+func (s LoadSummary) UsersSaw() string {
+	out := fmt.Sprintf("users saw %d failed reads", s.FailedReads)
+	if s.RefusedWrites > 0 {
+		out += fmt.Sprintf("; writes refused for %.1f s (%d writes)", s.RefusedFor.Seconds(), s.RefusedWrites)
+	} else {
+		out += "; 0 writes refused"
+	}
+	return out + fmt.Sprintf("; %d failed writes", s.FailedWrites)
 }
 
 // downtime adds up, over the requests of op in start order, each run of unsuccessful ones: from the
@@ -171,9 +214,9 @@ func (r *LoadReport) ServedFrom(from, until time.Time, upstreams ...string) (tim
 
 // String sums the run up in one line.
 func (s LoadSummary) String() string {
-	return fmt.Sprintf("%d requests in %.1fs: %d reads (%d failed, %d s with a failure, p50 %s p99 %s), %d writes (%d acknowledged, %d refused, %d failed, %d s unavailable, %s in all)",
+	return fmt.Sprintf("%d requests in %.1fs: %d reads (%d failed, %d s with a failure, p50 %s p99 %s), %d writes (%d acknowledged, %d refused for %s, %d failed, %d s unavailable, %s in all)",
 		s.Requests, s.Duration.Seconds(), s.Reads, s.FailedReads, s.ReadSecondsDown, s.ReadP50.Round(100*time.Microsecond),
-		s.ReadP99.Round(100*time.Microsecond), s.Writes, s.AckedWrites, s.RefusedWrites, s.FailedWrites, s.WriteSecondsDown,
+		s.ReadP99.Round(100*time.Microsecond), s.Writes, s.AckedWrites, s.RefusedWrites, s.RefusedFor.Round(time.Millisecond), s.FailedWrites, s.WriteSecondsDown,
 		s.WriteDowntime.Round(time.Millisecond))
 }
 

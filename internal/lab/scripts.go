@@ -50,7 +50,7 @@ func writeScripts(l *layout) error {
 	}{
 		{"appctl.sh", l.appctl(), map[string]any{
 			"Pitstop": l.Pitstop, "Run": l.runDir(), "Logs": l.logDir(), "Apps": apps,
-			"Hosts": hostAppProd + " " + hostAppBack + " " + hostAppRehearse,
+			"Hosts": hostAppProd + " " + hostAppBack + " " + hostAppRehearse, "Variant": l.Variant,
 		}},
 		{"rebuild-standby.sh", l.rebuildStandby(), map[string]any{
 			"Bin": binDir(l.PGBin), "Data": standby.Data, "Log": standby.Log, "Socket": standby.Socket,

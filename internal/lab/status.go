@@ -164,7 +164,7 @@ func (l *layout) inspect(c *Component) {
 	defer cancel()
 	switch c.Kind {
 	case "app":
-		if h, code, err := getHealth(ctx, c.Addr); err == nil {
+		if h, code, err := getHealth(ctx, c.Addr, l.Variant); err == nil {
 			c.Detail = fmt.Sprintf("%s, database %s", h.Version, h.Database)
 			if h.Database == "up" {
 				c.Detail = fmt.Sprintf("%s, database %s, writable %t", h.Version, h.Role, h.Writable)

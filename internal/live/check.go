@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,10 +16,11 @@ import (
 )
 
 // Check runs the preflight against real hosts and prints one line per result: every host reachable
-// (with a known host key over SSH), sudo where a command for that host uses it, the balancer's config
-// test, pid file and writable directory, its live upstream, that users through the balancer are
-// served by that side, the databases' roles and replication, and what the reverse-sync plan would
-// need. It changes nothing — its probe only reads — and reports whether all passed.
+// (with a known host key over SSH), sudo where a command for that host uses it, on each balancer
+// that the nginx tested is the nginx serving (pid file, -T listing the upstream file) with a writable
+// directory, its live upstream, that users through the balancer are served by that side and their
+// answers name the upstream, the version each app host reports from upgrade.verify's source, the
+// databases' roles and replication, and what the reverse-sync plan would need. It changes nothing — its probe only reads — and reports whether all passed.
 //
 // Each cause is said once: a host that cannot be reached is one FAIL line listing the checks it
 // blocks, which are counted as not run, and a later failure with the same cause (the same name that
@@ -83,42 +83,12 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 	}
 
 	bal := inv.Balancer.Host
-	if !c.blocked(bal, "the config test ("+inv.Balancer.Test+")", "nginx's processes and pid file", "the live upstream", "users through the balancer") {
-		var outMu sync.Mutex
-		var lines []string
-		err = w.Hosts.Run(ctx, bal, inv.Balancer.Test, func(_ steps.Stream, l string) {
-			outMu.Lock()
-			defer outMu.Unlock()
-			if l = strings.TrimSpace(l); l != "" {
-				lines = append(lines, l)
-			}
-		})
-		if err != nil && len(lines) > 0 {
-			err = fmt.Errorf("%w: %s", err, strings.Join(lines, " | "))
-		}
-		c.report(bal+": "+inv.Balancer.Test, err)
-		workers, err := w.Nginx.Check(ctx)
-		what := fmt.Sprintf("%s: nginx's processes from %s, and %s writable", bal, inv.Balancer.PidFile, filepath.Dir(inv.Balancer.File))
-		if err == nil {
-			what = fmt.Sprintf("%s: nginx %s (from %s); %s writable", bal, workers, inv.Balancer.PidFile, filepath.Dir(inv.Balancer.File))
-		}
-		c.report(what, err)
-		side, err := w.Nginx.Live(ctx)
-		if err != nil {
-			c.report(fmt.Sprintf("%s: live upstream in %s", bal, inv.Balancer.File), err)
-			c.notRun(err, "users through the balancer")
-		} else {
-			c.report(fmt.Sprintf("%s: live upstream in %s is %s", bal, inv.Balancer.File, side), nil)
-			proof, err := w.Probe.ServedBy(ctx, side, 5*time.Second)
-			if err != nil {
-				proof = "served by " + string(side) + " through the balancer"
-				if served := servedSide(ctx, w, time.Second); served != "" && served != side {
-					err = fmt.Errorf("%w; %s", err, steps.MismatchFix(inv, side, served))
-				}
-			}
-			c.report("users: "+proof, err)
+	if !c.blocked(bal, "the proof that "+inv.Balancer.Test+" tests the serving nginx", "nginx's processes and pid file", "the live upstream", "users through the balancer") {
+		note := func(s string) { c.add(&result{status: stNote, what: s}) }
+		if side := checkBalancers(ctx, w, inv, c.reportPass, note); side != "" {
 			checkApps(ctx, w, inv, side, c.reportPass)
 		}
+		checkVersions(ctx, w, inv, c.reportPass)
 		checkLock(ctx, w, func(l string) { c.add(&result{status: stNote, what: strings.TrimPrefix(l, "note  ")}) }, c.reportPass)
 	}
 

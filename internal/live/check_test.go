@@ -164,7 +164,7 @@ upgrade:
 			t.Errorf("the failure to resolve %s is said %d times, want once:\n%s", name, n, text)
 		}
 	}
-	for _, blocked := range []string{"the config test (nginx -t)", "the live upstream", "users through the balancer"} {
+	for _, blocked := range []string{"the proof that nginx -t tests the serving nginx", "the live upstream", "users through the balancer"} {
 		if !strings.Contains(text, blocked) {
 			t.Errorf("lb's failure does not list %q among the checks it blocks:\n%s", blocked, text)
 		}

@@ -35,14 +35,17 @@ type Options struct {
 
 // World is the real adapters for one inventory.
 type World struct {
-	inv    *inventory.Inventory
-	Hosts  *remote.Pool
-	Nginx  *nginx.Balancer
-	DB     *postgres.Cluster
-	Probe  *probe.Prober
-	unlock func() // releases Pitstop's lock (OpenLocked); nil without it
-	lock   *lockHold
-	closed sync.Once
+	inv   *inventory.Inventory
+	Hosts *remote.Pool
+	// Nginx is the first balancer (it holds Pitstop's lock file); Balancers is every balancer,
+	// switched together, all or nothing.
+	Nginx     *nginx.Balancer
+	Balancers *nginx.Group
+	DB        *postgres.Cluster
+	Probe     *probe.Prober
+	unlock    func() // releases Pitstop's lock (OpenLocked); nil without it
+	lock      *lockHold
+	closed    sync.Once
 
 	// Rundeck runs the commands that are Rundeck jobs; nil when the inventory has none.
 	Rundeck *rundeck.Client
@@ -61,7 +64,8 @@ func Open(ctx context.Context, inv *inventory.Inventory, opt Options) (*World, e
 	w.Hosts = remote.New(inv, opt.Remote)
 	w.Probe = probe.New(inv, probe.Options{})
 	w.Probe.Start(ctx)
-	w.Nginx = nginx.New(inv, w.Hosts, w.Probe)
+	w.Balancers = nginx.NewGroup(inv, w.Hosts, w.Probe)
+	w.Nginx = w.Balancers.Members()[0]
 	w.DB = postgres.New(inv, postgres.Options{DialHost: dialHost(inv, w.Hosts)})
 	return w, nil
 }
@@ -91,7 +95,7 @@ func (w *World) Ports() steps.World {
 	if w.Rundeck != nil {
 		hosts = &rundeck.Runner{Next: w.Hosts, Client: w.Rundeck}
 	}
-	pw := steps.World{Hosts: hosts, Balancer: w.Nginx, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
+	pw := steps.World{Hosts: hosts, Balancer: w.Balancers, DB: w.DB, Probe: w.Probe, Clock: steps.WallClock{}, Live: true}
 	if w.lock != nil {
 		pw.Lock = w.lock
 	}

@@ -50,7 +50,7 @@ func SwitchWith(ctx context.Context, inv *inventory.Inventory, side inventory.Si
 	}
 	defer w.Close()
 	what := "switch to " + string(side)
-	file, err := w.Nginx.Live(ctx)
+	file, err := w.Balancers.Live(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func SwitchWith(ctx context.Context, inv *inventory.Inventory, side inventory.Si
 			opt.Record(fmt.Sprintf("forced switch to %s by %s although %s", side, opt.Operator, down))
 		}
 	}
-	_, err = w.Nginx.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
+	_, err = w.Balancers.Switch(ctx, side, func(line string) { fmt.Fprintln(out, line) })
 	if forced && opt.Record != nil {
 		result := "done"
 		if err != nil {

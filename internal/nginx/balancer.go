@@ -6,6 +6,7 @@ package nginx
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,16 +57,28 @@ type Balancer struct {
 	inv    *inventory.Inventory
 	run    steps.Runner
 	verify Verifier
-	// render gives the candidate upstream file for a side; tests replace it to inject a faulty file.
-	render func(inventory.Side) string
-	mu     sync.Mutex // one switch at a time
+	// render gives the candidate upstream file for a side from the live one (only its server lines
+	// change); tests replace it to inject a faulty file.
+	render func(live string, to inventory.Side) (string, error)
+	// host is the balancer host this Balancer drives (one of balancer.hosts).
+	hostName string
+	// grouped is set for a member of a Group of several balancers: the group proves traffic once
+	// every member is switched, so the member does not.
+	grouped bool
+	mu      sync.Mutex // one switch at a time
 }
 
 // New returns the balancer of inv, running its commands on inv.Balancer.Host through run. verify
 // proves each switch by probing through the balancer; with a nil verify that proof is skipped (and
 // every switch says so in its output).
 func New(inv *inventory.Inventory, run steps.Runner, verify Verifier) *Balancer {
+	return NewFor(inv, inv.Balancer.Host, run, verify)
+}
+
+// NewFor is New for one of the inventory's balancer hosts.
+func NewFor(inv *inventory.Inventory, host string, run steps.Runner, verify Verifier) *Balancer {
 	return &Balancer{
+		hostName:       host,
 		ProofTimeout:   10 * time.Second,
 		VerifyTimeout:  10 * time.Second,
 		PollEvery:      100 * time.Millisecond,
@@ -73,7 +86,7 @@ func New(inv *inventory.Inventory, run steps.Runner, verify Verifier) *Balancer 
 		inv:            inv,
 		run:            run,
 		verify:         verify,
-		render:         inv.Upstream,
+		render:         inv.RewriteUpstream,
 	}
 }
 
@@ -108,7 +121,10 @@ func (b *Balancer) sideList() string {
 }
 
 func (b *Balancer) file() string { return b.inv.Balancer.File }
-func (b *Balancer) host() string { return b.inv.Balancer.Host }
+func (b *Balancer) host() string { return b.hostName }
+
+// Host is the balancer host this Balancer drives.
+func (b *Balancer) Host() string { return b.hostName }
 
 // Paths beside the upstream file: the candidate being written (renamed over the file) and the
 // content the file had before the last switch.
@@ -119,16 +135,35 @@ func (b *Balancer) prevFile() string { return b.file() + ".pitstop-prev" }
 // only once the switch took effect, so a switch that is undone leaves the previous file as it was.
 func (b *Balancer) undoFile() string { return b.file() + ".pitstop-undo" }
 
-// read returns the upstream file's content as the runner streams it (lines joined with "\n").
+// read returns the upstream file's content byte for byte: it travels base64-encoded, since the
+// runner streams lines and would lose a missing last newline or a carriage return.
 func (b *Balancer) read(ctx context.Context) (string, error) {
-	res, err := b.sh(ctx, "cat "+shell.Quote(b.file()))
+	res, err := b.sh(ctx, "base64 < "+shell.Quote(b.file()))
 	if err != nil {
 		return "", fmt.Errorf("read upstream file %s on %s: %w%s", b.file(), b.host(), err, res.tail())
 	}
-	if len(res.stdout) == 0 {
-		return "", nil
+	data, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(strings.Join(res.stdout, "")), ""))
+	if err != nil {
+		return "", fmt.Errorf("read upstream file %s on %s: base64 gave %w", b.file(), b.host(), err)
 	}
-	return strings.Join(res.stdout, "\n") + "\n", nil
+	return string(data), nil
+}
+
+// LiveFile returns the upstream file as it is on the balancer now.
+func (b *Balancer) LiveFile(ctx context.Context) (string, error) { return b.read(ctx) }
+
+// Preview returns the upstream file as it is now and as a switch to side would write it: only the
+// server lines of the upstream block differ.
+func (b *Balancer) Preview(ctx context.Context, to inventory.Side) (before, after string, err error) {
+	before, err = b.read(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	after, err = b.render(before, to)
+	if err != nil {
+		return before, "", fmt.Errorf("upstream file %s on %s: %w", b.file(), b.host(), err)
+	}
+	return before, after, nil
 }
 
 // result is the output of one command.

@@ -109,7 +109,10 @@ func (w workers) replacedBy(now workers) bool {
 // readWorkers reads the master pid from the pid file and lists its children.
 func (b *Balancer) readWorkers(ctx context.Context) (workers, error) {
 	pidFile := shell.Quote(b.inv.Balancer.PidFile)
-	cmd := fmt.Sprintf(`p=$(cat %s) && echo "master $p" && { pgrep -P "$p" || ps -o pid= --ppid "$p"; }`, pidFile)
+	// An empty pid file (left by an nginx -t of another configuration) would give pgrep and ps an
+	// empty pid and the operator their usage text: say what it is instead.
+	cmd := fmt.Sprintf(`p=$(cat %[1]s) && { [ -n "$p" ] || { echo "the pid file %[2]s is empty: no nginx master runs from it" >&2; exit 3; }; } && echo "master $p" && { pgrep -P "$p" || ps -o pid= --ppid "$p"; }`,
+		pidFile, strings.ReplaceAll(b.inv.Balancer.PidFile, `"`, ""))
 	res, err := b.sh(ctx, cmd)
 	if err != nil {
 		return workers{}, fmt.Errorf("list nginx's worker processes on %s (master pid from %s): %w%s; is nginx running with that pid file (balancer.pid_file)?",

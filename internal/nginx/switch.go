@@ -62,7 +62,7 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	if len(b.inv.Sides.Get(to).Apps) == 0 {
 		return steps.Change{}, fmt.Errorf("switch to %s: the inventory lists no app host on %s (sides.%s.apps); nothing was changed", to, to, to)
 	}
-	ch := steps.Change{File: b.file(), To: string(to), After: b.render(to)}
+	ch := steps.Change{File: b.file(), To: string(to), Host: b.host()}
 	s := &switcher{b: b, ch: &ch, to: to, say: say}
 
 	before, err := b.read(ctx)
@@ -70,6 +70,9 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 		return ch, &SwitchError{To: to, Stage: "reading the upstream file", Err: err, State: "nothing was changed"}
 	}
 	ch.Before = before
+	if ch.After, err = b.render(before, to); err != nil {
+		return ch, &SwitchError{To: to, Stage: "preparing the candidate upstream", Err: fmt.Errorf("upstream file %s on %s: %w", b.file(), b.host(), err), State: "nothing was changed"}
+	}
 	if from, err := sideOf(b.inv, before); err != nil {
 		ch.From = "unknown"
 		say("%s on %s names no side of the inventory (%v); switching anyway, its content is kept in %s", b.file(), b.host(), err, b.undoFile())
@@ -121,6 +124,10 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	}
 	say("reload took effect: %s (old workers finish their requests, then exit)", now)
 
+	if b.grouped {
+		say("%s: reload took effect; traffic is verified once every balancer is switched", b.host())
+		return ch, nil
+	}
 	if b.verify == nil {
 		say("traffic NOT verified: no probe verifier was given, so nothing proved that %s serves the requests", to)
 		say("%s is live (unverified)", to)
@@ -300,6 +307,7 @@ func (s *switcher) undo(ctx context.Context, stage string, cause error, r reload
 			"Check nginx on %s, then run `%s`", err, s.fromName(), s.to, b.host(), b.inv.Balancer.Reload))
 	}
 	switch {
+	case b.grouped:
 	case b.verify == nil:
 		state = append(state, "traffic not verified (no probe verifier)")
 	case s.from == "":

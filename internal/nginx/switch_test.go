@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -98,7 +99,7 @@ func TestSwitchAndBack(t *testing.T) {
 	}
 	want := ch
 	want.File, want.From, want.To, want.Before, want.After = lab.Inv.Balancer.File, "production", "backup", prodUp, backUp
-	if ch != want {
+	if !reflect.DeepEqual(ch, want) {
 		t.Errorf("Change = %+v, want %+v", ch, want)
 	}
 	if got := lab.ReadUpstream(t); got != backUp {
@@ -178,8 +179,9 @@ func TestSwitchReloadIgnoredIsUndone(t *testing.T) {
 	b := labBalancer(t, lab)
 	busy := lab.Addr(nginxtest.NginxIP, 5)
 	occupy(t, busy)
-	b.render = func(side inventory.Side) string {
-		return lab.Inv.Upstream(side) + "server { listen " + busy + "; }\n"
+	b.render = func(live string, side inventory.Side) (string, error) {
+		s, err := lab.Inv.RewriteUpstream(live, side)
+		return s + "server { listen " + busy + "; }\n", err
 	}
 	var out lines
 	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
@@ -297,8 +299,8 @@ func TestCheck(t *testing.T) {
 	}
 	inv = *lab.Inv
 	inv.Balancer.File = filepath.Join(t.TempDir(), "gone", "upstream.conf")
-	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "not writable") || !strings.Contains(err.Error(), "gone") {
-		t.Errorf("Check with the upstream file's directory missing: %v; want 'not writable' naming it", err)
+	if _, err := New(&inv, lab.Runner, nil).Check(ctx); err == nil || !strings.Contains(err.Error(), "does not load") || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Check with the upstream file elsewhere: %v; want 'does not load' naming it", err)
 	}
 }
 

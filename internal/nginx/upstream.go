@@ -92,13 +92,23 @@ func sideOf(inv *inventory.Inventory, content string) (inventory.Side, error) {
 		}
 		return "", fmt.Errorf("it defines upstream %s but not %q, which the inventory's balancer.upstream names", strings.Join(names, ", "), name)
 	}
-	if len(block.Servers) == 0 {
+	// The operator's own fallback (a server marked backup that is no app host) stays through every
+	// switch and names no side.
+	var addrs []string
+	servers, _ := inv.UpstreamServers(content)
+	for _, s := range servers {
+		if hasParam(s[1:], "down") || (inv.SideOfAddr(s[0]) == "" && hasParam(s[1:], "backup")) {
+			continue
+		}
+		addrs = append(addrs, s[0])
+	}
+	if len(addrs) == 0 {
 		return "", fmt.Errorf("its upstream %s has no server that is not marked down", name)
 	}
 	sides := map[inventory.Side]bool{}
 	var described []string
 	unknown := false
-	for _, addr := range block.Servers {
+	for _, addr := range addrs {
 		s := inv.SideOfAddr(addr)
 		if s == "" {
 			unknown = true

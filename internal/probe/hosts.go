@@ -58,11 +58,18 @@ func (p *Prober) check(ctx context.Context, host, serve string) steps.HostCheck 
 		c.Err = "GET " + u.shown + ": " + reason(err, p.timeout, u)
 		return c
 	}
+	var body []byte
+	if p.version.needsBody() {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, maxVersionBody))
+	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
 	c.Latency = time.Since(start)
 	c.Status = resp.StatusCode
-	c.Version = resp.Header.Get(p.versionHeader)
+	c.Version, c.VersionNote = p.version.read(resp.Header, body)
+	if c.VersionNote != "" {
+		c.VersionNote = "GET " + u.shown + ": " + c.VersionNote
+	}
 	c.OK = resp.StatusCode >= 200 && resp.StatusCode < 300
 	if !c.OK {
 		c.Err = fmt.Sprintf("GET %s: HTTP %d", u.shown, resp.StatusCode)

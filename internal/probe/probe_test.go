@@ -19,6 +19,7 @@ const (
 	baseFailures = 18510
 	baseRefused  = 18520
 	baseStopped  = 18530
+	baseVariant  = 18540
 )
 
 const rate = 50
@@ -134,8 +135,8 @@ func TestProbeCountsFailures(t *testing.T) {
 	}
 }
 
-// TestProbeCountsRefusedWrites: through nginx, the application's read-only answer (503, Retry-After,
-// "read_only") counts as a refused write, a plain 503 as a failed one.
+// TestProbeCountsRefusedWrites: through nginx, the application's read-only answer counts as a
+// refused write (any 503 by default), a 500 as a failed one; the totals keep the refused window.
 func TestProbeCountsRefusedWrites(t *testing.T) {
 	lab := nginxtest.NewLab(t, baseRefused)
 	// Production becomes an app that answers writes as demo/app does, on the same address.
@@ -149,11 +150,15 @@ func TestProbeCountsRefusedWrites(t *testing.T) {
 		t.Errorf("read-only app: %d writes, %d refused, %d failed, %d failed reads; want every write refused, reads fine", st.Writes, st.WritesRefused, st.WritesFailed, st.Failed)
 	}
 
-	app.SetWrite(probe.WriteNginx503)
+	app.SetWrite(probe.WriteServerError)
 	plain := time.Now()
-	waitFor(t, 5*time.Second, "3 failed writes after plain 503s", func() bool { return p.Stats(time.Since(plain)).WritesFailed >= 3 })
+	waitFor(t, 5*time.Second, "3 failed writes after 500s", func() bool { return p.Stats(time.Since(plain)).WritesFailed >= 3 })
 	if st := p.Stats(time.Since(plain)); st.WritesRefused != 0 || st.WritesFailed != st.Writes {
-		t.Errorf("plain 503s: %d writes, %d refused, %d failed; want every write failed", st.Writes, st.WritesRefused, st.WritesFailed)
+		t.Errorf("500s: %d writes, %d refused, %d failed; want every write failed", st.Writes, st.WritesRefused, st.WritesFailed)
+	}
+	tot := p.Stats(time.Minute).Totals
+	if tot.RefusedWrites < 3 || tot.RefusedFor < 200*time.Millisecond || tot.RefusedFor > time.Since(plain)+5*time.Second {
+		t.Errorf("totals after the refusals ended: %+v; want the refused writes and their window", tot)
 	}
 
 	app.SetWrite(probe.WriteStored)
@@ -162,6 +167,52 @@ func TestProbeCountsRefusedWrites(t *testing.T) {
 		st := p.Stats(time.Since(writable))
 		return st.Writes-st.WritesRefused-st.WritesFailed >= 3
 	})
+	if again := p.Stats(time.Minute).Totals; again.RefusedFor != tot.RefusedFor || again.RefusedWrites != tot.RefusedWrites {
+		t.Errorf("refused window moved after the refusals ended: %+v, then %+v", tot, again)
+	}
+}
+
+// TestProbeVariantApp: an application that reports its version only in the JSON body of /status
+// and refuses writes with a plain-text 503 "read-only maintenance" is read and counted as it says.
+func TestProbeVariantApp(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseVariant)
+	lab.Prod.SetJSONOnly(true)
+	lab.Backup.SetJSONOnly(true)
+	lab.Inv.Upgrade.Verify = inventory.Verify{Path: "/status", JSON: "release", Version: "2.0"}
+	lab.Inv.Probe.URL += "status"
+	p := startProbe(t, lab)
+	ctx := context.Background()
+	for host, want := range map[string]string{"app-prod": "1.0", "app-backup": "2.0"} {
+		c, err := p.Check(ctx, host)
+		if err != nil || !c.OK || c.Version != want || c.VersionNote != "" {
+			t.Errorf("Check(%s) = %+v, %v; want version %s from the JSON body", host, c, err, want)
+		}
+	}
+	waitFor(t, 5*time.Second, "10 reads", func() bool { return p.Stats(time.Minute).Requests >= 10 })
+	if st := p.Stats(time.Minute); st.Version != "1.0" {
+		t.Errorf("probe readout version %q, want 1.0 from the JSON body through nginx", st.Version)
+	}
+
+	lab.Prod.SetReadOnly(true)
+	ro := time.Now()
+	waitFor(t, 5*time.Second, "5 refused writes", func() bool { return p.Stats(time.Since(ro)).WritesRefused >= 5 })
+	lab.Prod.SetReadOnly(false)
+	st := p.Stats(time.Minute)
+	if st.WritesFailed != 0 || st.Failed != 0 {
+		t.Errorf("plain-text 503s: %d writes failed, %d reads failed; want them refused, not failed", st.WritesFailed, st.Failed)
+	}
+
+	// A source that yields nothing says why.
+	lab.Inv.Upgrade.Verify.JSON = "build.tag"
+	c, _ := probe.New(lab.Inv, probe.Options{}).Check(ctx, "app-prod")
+	if c.Version != "" || !strings.Contains(c.VersionNote, "the JSON body has no field build.tag (it has version)") {
+		t.Errorf("missing JSON field: %+v", c)
+	}
+	lab.Inv.Upgrade.Verify = inventory.Verify{Path: "/status", Header: "X-App-Version"}
+	c, _ = probe.New(lab.Inv, probe.Options{}).Check(ctx, "app-prod")
+	if c.Version != "" || !strings.Contains(c.VersionNote, "no X-App-Version header") {
+		t.Errorf("missing header: %+v", c)
+	}
 }
 
 func TestProbeNotRunning(t *testing.T) {

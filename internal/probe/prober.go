@@ -47,9 +47,13 @@ type Prober struct {
 	inv    *inventory.Inventory
 	opt    Options
 	client *http.Client
-	// timeout, upstreamHeader and versionHeader are the inventory's, or their defaults.
-	timeout                       time.Duration
-	upstreamHeader, versionHeader string
+	// timeout and upstreamHeader are the inventory's, or their defaults.
+	timeout        time.Duration
+	upstreamHeader string
+	// version reads the application's version from an answer (upgrade.verify's source); refusal
+	// tells a refused write from a failed one (probe.refused).
+	version versionReader
+	refusal refusalRule
 	// read and write are probe.url and probe.write_url, parsed once; messages show only their
 	// redacted forms, since either may carry a password.
 	read, write target
@@ -64,9 +68,13 @@ type Prober struct {
 	checks map[string]steps.HostCheck
 	seq    uint64 // sequence number of the next request through the balancer
 	writeN uint64
-	ctx    context.Context // of the running probe; nil when stopped
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// totals counts every request since New; refusedSince starts the current run of refused
+	// writes (zero when the newest write was not refused), lastRefused is its newest.
+	totals                    steps.ProbeTotals
+	refusedSince, lastRefused time.Time
+	ctx                       context.Context // of the running probe; nil when stopped
+	cancel                    context.CancelFunc
+	wg                        sync.WaitGroup
 	// life serialises Start and Stop, so a Start cannot add to wg while Stop waits on it.
 	life sync.Mutex
 }
@@ -123,16 +131,14 @@ func New(inv *inventory.Inventory, opt Options) *Prober {
 		opt.VerifySpan = 250 * time.Millisecond
 	}
 	p := &Prober{inv: inv, opt: opt, client: opt.Client, checks: map[string]steps.HostCheck{},
-		timeout: inv.Probe.Timeout, upstreamHeader: inv.Probe.UpstreamHeader, versionHeader: inv.Probe.VersionHeader,
+		timeout: inv.Probe.Timeout, upstreamHeader: inv.Probe.UpstreamHeader,
+		version: newVersionReader(inv), refusal: newRefusalRule(inv),
 		read: newTarget(inv.Probe.URL), write: newTarget(inv.Probe.WriteURL)}
 	if p.timeout <= 0 {
 		p.timeout = 2 * time.Second
 	}
 	if p.upstreamHeader == "" {
 		p.upstreamHeader = "X-Upstream"
-	}
-	if p.versionHeader == "" {
-		p.versionHeader = "X-App-Version"
 	}
 	if p.client == nil {
 		p.client = defaultClient(opt.Rate)
@@ -283,7 +289,43 @@ func (p *Prober) readLoop(ctx context.Context) {
 func (p *Prober) addRead(r record) {
 	p.mu.Lock()
 	p.reads.add(r)
+	p.totals.Reads++
+	if !r.ok {
+		p.totals.FailedReads++
+	}
 	p.mu.Unlock()
+}
+
+// addWrite records a write; writes come one at a time, in order. Callers hold p.mu.
+func (p *Prober) addWrite(w writeRecord) {
+	p.writes.add(w)
+	t := &p.totals
+	t.Writes++
+	switch w.outcome {
+	case writeRefused:
+		t.RefusedWrites++
+		if p.refusedSince.IsZero() {
+			p.refusedSince = w.start
+		}
+		p.lastRefused = w.start
+		return
+	case writeFailed:
+		t.FailedWrites++
+	}
+	if !p.refusedSince.IsZero() {
+		t.RefusedFor += w.start.Sub(p.refusedSince)
+		p.refusedSince = time.Time{}
+	}
+}
+
+// currentTotals is totals with the run of refused writes still under way counted to its newest.
+// Callers hold p.mu.
+func (p *Prober) currentTotals() steps.ProbeTotals {
+	t := p.totals
+	if !p.refusedSince.IsZero() {
+		t.RefusedFor += p.lastRefused.Sub(p.refusedSince)
+	}
+	return t
 }
 
 // writeLoop makes one POST every WriteEvery, one at a time.
@@ -304,7 +346,7 @@ func (p *Prober) writeLoop(ctx context.Context) {
 		w := p.post(ctx, n)
 		if ctx.Err() == nil {
 			p.mu.Lock()
-			p.writes.add(w)
+			p.addWrite(w)
 			p.mu.Unlock()
 		}
 	}

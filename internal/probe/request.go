@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,12 +38,18 @@ func (p *Prober) get(ctx context.Context, seq uint64, start time.Time, timeout t
 		r.err = reason(err, timeout, p.read)
 		return r
 	}
-	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	var body []byte
+	if p.version.needsBody() {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxVersionBody))
+	}
+	if err == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	}
 	resp.Body.Close()
 	r.latency = time.Since(start)
 	r.status = resp.StatusCode
 	r.upstream = lastUpstream(resp.Header.Get(p.upstreamHeader))
-	r.version = resp.Header.Get(p.versionHeader)
+	r.version, _ = p.version.read(resp.Header, body)
 	switch {
 	case err != nil:
 		r.err = "reading the body: " + reason(err, timeout, p.read)
@@ -86,23 +91,19 @@ func (p *Prober) post(ctx context.Context, n uint64) writeRecord {
 	case err != nil:
 	case success(resp.StatusCode):
 		w.outcome = writeOK
-	case refusal(resp, head):
+	case p.refusal.refused(resp.StatusCode, head):
+		// The database is read-only for the upgrade and the application says so: by default any
+		// 503, which is how most applications refuse; probe.refused narrows it.
 		w.outcome = writeRefused
 	}
 	return w
 }
 
-// maxRefusal is how much of a write's answer is searched for the application's read_only error.
+// maxRefusal is how much of a write's answer probe.refused.body is matched against.
 const maxRefusal = 64 << 10
 
-// refusal tells a write refused on purpose, and worth retrying, from a failed one, by the same rule
-// as the lab's load generator (lab/load.go): the application answers 503 with Retry-After and its
-// "read_only" error while its database is read-only. Any other 503 — nginx's for a rate limit or
-// a maintenance page, the application's for a database that is down — is a failed write.
-func refusal(resp *http.Response, body []byte) bool {
-	return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" &&
-		bytes.Contains(body, []byte(`"read_only"`))
-}
+// maxVersionBody is how much of an answer is read for a version in its body.
+const maxVersionBody = 256 << 10
 
 // success is the probe's idea of a good answer: 2xx or 3xx (redirects are not followed).
 func success(status int) bool { return status >= 200 && status < 400 }

@@ -62,6 +62,7 @@ func (p *Prober) statsAt(now time.Time, window time.Duration) steps.ProbeStats {
 	for _, c := range p.checks {
 		st.Hosts = append(st.Hosts, c)
 	}
+	st.Totals = p.currentTotals()
 	p.mu.Unlock()
 	sort.Slice(st.Hosts, func(i, j int) bool { return st.Hosts[i].Host < st.Hosts[j].Host })
 

@@ -40,6 +40,21 @@ running() {
 
 port_open() { (exec 3<>"/dev/tcp/$ADDR/$PORT") 2>/dev/null; }
 
+{{- if .Variant}}
+# health prints "STATUS VERSION" from GET /status (this variant says its version only in the JSON
+# body, as "release"), or fails when nothing answers.
+health() {
+  local status="" version="" line re='"release": *"([^"]*)"'
+  { exec 3<>"/dev/tcp/$ADDR/$PORT"; } 2>/dev/null || return 1
+  printf 'GET /status HTTP/1.0\r\nHost: %s\r\n\r\n' "$ADDR" >&3
+  if ! read -r -t 3 _ status _ <&3; then exec 3<&-; return 1; fi
+  while IFS= read -r -t 3 line <&3; do
+    [[ $line =~ $re ]] && version=${BASH_REMATCH[1]}
+  done
+  exec 3<&-
+  echo "$status $version"
+}
+{{- else}}
 # health prints "STATUS VERSION" from GET /health, or fails when nothing answers.
 health() {
   local status="" version="" line
@@ -54,6 +69,7 @@ health() {
   exec 3<&-
   echo "$status $version"
 }
+{{- end}}
 
 stop() {
   local pid="" i
@@ -81,7 +97,7 @@ start() {
   port_open && die "$HOST: $ADDR:$PORT is already in use; stop it first: appctl stop $HOST"
   echo "appctl: starting $HOST $version on $ADDR:$PORT"
   setsid "$PITSTOP" lab app --version "$version" --listen "$ADDR:$PORT" --db "$DB" \
-    --instance "$HOST" --pid-file "$PIDFILE" >>"$LOG" 2>&1 </dev/null &
+    --instance "$HOST" --pid-file "$PIDFILE"{{if .Variant}} --variant {{q .Variant}}{{end}} >>"$LOG" 2>&1 </dev/null &
   child=$!
   for i in $(seq 150); do
     if h=$(health) && [ "$h" = "200 $version" ]; then

@@ -19,6 +19,7 @@ type Backend struct {
 
 	version  atomic.Value // string
 	readOnly atomic.Bool
+	jsonOnly atomic.Bool
 	hits     atomic.Int64
 
 	mu  sync.Mutex
@@ -71,6 +72,11 @@ func (b *Backend) Stop() {
 // SetReadOnly makes POSTs answer 503 (true) or 201 (false).
 func (b *Backend) SetReadOnly(ro bool) { b.readOnly.Store(ro) }
 
+// SetJSONOnly makes the backend an application of another kind (true): it reports its version only
+// in the JSON body of GET /status ({"release":…}), in no header, and refuses writes while read-only
+// with a plain-text 503 "read-only maintenance".
+func (b *Backend) SetJSONOnly(on bool) { b.jsonOnly.Store(on) }
+
 // SetVersion changes the version the backend reports.
 func (b *Backend) SetVersion(v string) { b.version.Store(v) }
 
@@ -79,7 +85,26 @@ func (b *Backend) Hits() int64 { return b.hits.Load() }
 
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.hits.Add(1)
-	w.Header().Set("X-App-Version", b.version.Load().(string))
+	version := b.version.Load().(string)
+	if b.jsonOnly.Load() {
+		switch {
+		case r.Method == http.MethodPost && b.readOnly.Load():
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "read-only maintenance")
+		case r.Method == http.MethodPost:
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, "%s stored\n", b.Name)
+		case r.URL.Path == "/status":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"name":%q,"release":%q,"build":{"version":%q}}`+"\n", b.Name, version, version)
+		default:
+			fmt.Fprintf(w, "%s\n", b.Name)
+		}
+		return
+	}
+	w.Header().Set("X-App-Version", version)
 	if r.Method == http.MethodPost {
 		if b.readOnly.Load() {
 			// As demo/app answers when its database is read-only: the probe counts this as refused.

@@ -94,7 +94,8 @@ func StartNginx(t testing.TB, dir, listen, upstreamFile string) *Nginx {
 		c, err := net.DialTimeout("tcp", listen, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			if _, err := os.Stat(n.PidFile()); err == nil {
+			// The master creates its pid file, then writes its pid: wait for the pid itself.
+			if b, err := os.ReadFile(n.PidFile()); err == nil && strings.TrimSpace(string(b)) != "" {
 				return n
 			}
 		}
