@@ -319,6 +319,7 @@ func (e *Engine) runHost(ctx context.Context, st *Step, hc HostCommands, prog ma
 		err := e.world.Hosts.Run(ctx, hc.Host, cmd, func(s Stream, line string) {
 			out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: s, Text: line}
 		})
+		out <- commandFinished(ctx, st, hc.Host, cmd, err)
 		if err != nil {
 			e.busyMu.Lock()
 			e.noteCommand(hc.Host, st.ID, cmd, true)

@@ -28,6 +28,8 @@ type Options struct {
 	Emit func(Event)
 	// PollEvery is how often readings are taken (default 500ms of the world's clock).
 	PollEvery time.Duration
+	// Halt, when set, stops the run at its next gate once halted (see halt.go).
+	Halt *Halter
 }
 
 // StepError is returned by Run when a step failed and the run could not go on (with AutoApprove).
@@ -210,6 +212,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	var runErr error
 	for i := 0; i < len(steps); {
 		st := steps[i]
+		if runErr = e.halted(st); runErr != nil {
+			break
+		}
 		if ph := e.plan.Phases[e.plan.PhaseOf(st.ID)].Name; ph != e.phase {
 			if e.phase != "" {
 				e.emit(Event{Kind: EvPhaseFinished})
@@ -396,14 +401,14 @@ func (e *Engine) finish(err error) {
 	}
 	status := StatusDone
 	switch {
-	case errors.Is(err, ErrAborted), errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrAborted), errors.Is(err, context.Canceled), errors.Is(err, ErrHalted):
 		status = StatusAborted
 	case err != nil:
 		status = StatusFailed
 	}
 	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state(), SkippedChecks: e.skippedChecks}
 	if status != StatusDone {
-		sum.Next = e.next(rctx)
+		sum.Next = append(e.next(rctx), e.appsLeft(rctx)...)
 	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {
