@@ -95,6 +95,7 @@ type Engine struct {
 	queue       decisionQueue          // decisions not yet taken by the engine: never dropped
 	lockNoted   bool                   // the loss of the lock was announced
 	discardAsk  string                 // the phrase the last discard question asked the operator to type
+	attempts    map[string]int         // CommandID with attempt 0 → attempts so far (under busyMu)
 
 	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
 	skippedChecks []string

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -212,6 +213,12 @@ func openJournal(inv *inventory.Inventory, plan string, path string) (j *steps.J
 		return nil, false, err
 	}
 	return j, created, nil
+}
+
+// runID names this run's directory of detached commands on each host (see remote.RunDetached): the
+// journal's file name, unique per run, so a journal leads to the commands' output and status.
+func (s *session) runID() string {
+	return strings.TrimSuffix(filepath.Base(s.journal.Path()), ".jsonl")
 }
 
 // printLast writes the last line, if any.

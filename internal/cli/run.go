@@ -98,7 +98,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer w.Close()
 		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 	}
-	lopt := live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}, Operator: f.operator,
+	lopt := live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout, RunID: s.runID()}, Operator: f.operator,
 		Note: func(l string) { fmt.Fprintln(stderr, "pitstop run: note:", l) }}
 	if isTerminal() {
 		lopt.ConfirmTakeover = takeoverPrompt(stdout)
