@@ -178,4 +178,3 @@ func (l *lineSkipper) rewind() {
 		l.skip[s] = n
 	}
 }
-
