@@ -30,6 +30,8 @@ type Options struct {
 	PollEvery time.Duration
 	// Halt, when set, stops the run at its next gate once halted (see halt.go).
 	Halt *Halter
+	// Resume, when set, continues an interrupted run (see resume.go).
+	Resume *Resume
 }
 
 // StepError is returned by Run when a step failed and the run could not go on (with AutoApprove).
@@ -96,6 +98,7 @@ type Engine struct {
 	lockNoted   bool                   // the loss of the lock was announced
 	discardAsk  string                 // the phrase the last discard question asked the operator to type
 	attempts    map[string]int         // CommandID with attempt 0 → attempts so far (under busyMu)
+	resumeGated bool                   // the first step of a resumed run got its confirmation gate
 
 	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
 	skippedChecks []string
@@ -206,6 +209,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	} else {
 		e.emit(Event{Kind: EvNotice, Text: "cannot read the live upstream yet: " + err.Error()})
 	}
+	e.applyResume()
 	go e.sample(ctx)
 	go e.queue.pump(ctx, e.decisions)
 
@@ -223,7 +227,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.phase = ph
 			e.emit(Event{Kind: EvPhaseStarted})
 		}
-		out, err := e.step(ctx, st)
+		if e.resumeSkip(st) {
+			i++
+			continue
+		}
+		out, err := e.step(ctx, e.resumeGate(st))
 		switch out {
 		case outDone, outSkipped:
 			if out == outSkipped {

@@ -155,7 +155,10 @@ func lastLine(inv *inventory.Inventory, sig *runSignals, tr *tracker, runErr err
 
 // afterwards says how to go on after a run that stopped half-way.
 func afterwards(inv *inventory.Inventory) string {
-	return fmt.Sprintf("the next: lines above say what is left as it is; to go on, handle them, then start pitstop run -i %s again", invArg(inv))
+	if invArg(inv) == "demo" {
+		return "the next: lines above say what is left as it is (the demo's world is simulated and starts afresh: pitstop demo runs it again)"
+	}
+	return fmt.Sprintf("the next: lines above say what is left as it is; pitstop run -i %s resumes it where it stopped", invArg(inv))
 }
 
 // invArg is the inventory as the operator passes it to -i.

@@ -218,7 +218,7 @@ func TestSIGINTAndSIGTERMExitCodes(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(out), "\n")
 			last := lines[len(lines)-1]
 			want := fmt.Sprintf(`pitstop: interrupted by %s while step "upgrade-production" (`, tc.name)
-			if !strings.HasPrefix(last, want) || !strings.Contains(last, "pitstop run -i demo") {
+			if !strings.HasPrefix(last, want) || !strings.Contains(last, "pitstop demo runs it again") {
 				t.Errorf("last line %q, want it to start with %q and say how to go on", last, want)
 			}
 			if strings.Contains(out, "\npitstop: context canceled") {

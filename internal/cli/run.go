@@ -69,9 +69,13 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
-	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D]", stderr)
+	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D] [--resume JOURNAL | --new] [--acknowledge]", stderr)
 	f.register(fs, true)
 	cmdTimeout := fs.Duration("command-timeout", 0, "stop any one command on a host that runs longer than this, failing its step (0: no limit; e.g. 30m)")
+	var rf resumeFlags
+	fs.StringVar(&rf.journal, "resume", "", "resume the interrupted run recorded in this journal `FILE` (default: the newest unfinished run of this inventory and plan is resumed by itself)")
+	fs.BoolVar(&rf.fresh, "new", false, "start a new run even if an interrupted one of this inventory and plan is unfinished")
+	fs.BoolVar(&rf.acknowledge, "acknowledge", false, "with --auto-approve, resume even when the world differs from the journal in ways it does not explain")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
@@ -87,10 +91,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if inv == nil {
 		return code
 	}
+	from, code := chooseResume(inv, f.plan, rf, stderr)
+	if code >= 0 {
+		return code
+	}
+	if from != "" {
+		f.journal = from // the resumed run goes on writing the same journal
+	}
 	s, code := prepare("run", inv, f, stderr)
 	if s == nil {
 		return code
 	}
+	s.resumeFrom = from
 	ctx := s.sig.ctx
 	if inv.Source == "demo" {
 		w := demo.NewWorld(inv, demo.Options{Speed: 1, Seed: time.Now().UnixNano()})
@@ -110,6 +122,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return s.sig.exitCode(exitFailed)
 	}
 	defer w.Close()
+	if from != "" {
+		if code := reconcile(ctx, inv, s, w.Ports(), rf, f.autoApprove, stdout, stderr); code >= 0 {
+			s.journal.Close()
+			return code
+		}
+	}
 	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 }
 
@@ -119,6 +137,10 @@ type session struct {
 	journal *steps.Journal
 	created bool // this run created the journal's file
 	sig     *runSignals
+	// resumeFrom is the journal of the interrupted run this one resumes ("" for a new run), and
+	// resume what it says, reconciled with the world.
+	resumeFrom string
+	resume     *steps.Resume
 }
 
 // prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the
@@ -170,7 +192,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	}()
 
 	var eng *steps.Engine
-	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator, Halt: s.sig.halt}
+	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator, Halt: s.sig.halt, Resume: s.resume}
 	if f.autoApprove {
 		pr := &steps.Printer{W: stdout}
 		opt.Emit = func(ev steps.Event) { j.Write(ev); tr.see(ev); pr.Print(ev) }
