@@ -30,6 +30,10 @@ type Resume struct {
 	Fenced, Promoted, Paused map[string]bool
 	// Switched is the side the journal's last switch sent users to ("" when none).
 	Switched inventory.Side
+	// switchedBy is the side each step's switch sent users to, when the journal records it.
+	switchedBy map[string]inventory.Side
+	// started holds the steps the journal says started running.
+	started map[string]bool
 	// Interrupted lists, per step that started and did not finish, the commands that started on a
 	// host and did not finish: "host: command".
 	Interrupted map[string][]string
@@ -57,7 +61,8 @@ func ReadResume(path string, plan *Plan) (*Resume, error) {
 		return nil, err
 	}
 	r := &Resume{Journal: path, Done: map[string]bool{}, Progress: map[string]map[string]int{}, Attempts: map[string]int{},
-		Fenced: map[string]bool{}, Promoted: map[string]bool{}, Paused: map[string]bool{}, Interrupted: map[string][]string{}}
+		Fenced: map[string]bool{}, Promoted: map[string]bool{}, Paused: map[string]bool{}, Interrupted: map[string][]string{},
+		switchedBy: map[string]inventory.Side{}, started: map[string]bool{}}
 	running := map[string]map[string]string{} // step → host → command started, not finished
 	for _, ev := range evs {
 		if ev.Plan != "" && ev.Plan != plan.Name {
@@ -67,6 +72,9 @@ func ReadResume(path string, plan *Plan) (*Resume, error) {
 		case EvSwitched, EvRolledBack:
 			if ev.Change != nil {
 				r.Switched = inventory.Side(ev.Change.To)
+				if ev.Kind == EvSwitched {
+					r.switchedBy[ev.StepID] = r.Switched
+				}
 			}
 		case EvOutput:
 			if strings.HasPrefix(ev.Text, "$ ") && ev.Host != "" {
@@ -86,6 +94,10 @@ func ReadResume(path string, plan *Plan) (*Resume, error) {
 				p[ev.Host]++
 			} else {
 				r.Attempts[CommandID(ev.StepID, ev.Host, p[ev.Host], 0)]++
+			}
+		case EvStepStarted:
+			if ev.Status == StatusRunning {
+				r.started[ev.StepID] = true
 			}
 		case EvStepFinished:
 			delete(running, ev.StepID)
@@ -230,11 +242,24 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			row("step "+step, "command started, not finished: "+hc, "re-attached when the step resumes: it is not run again", true)
 		}
 	}
-	// A switch the journal counts as done but the balancer does not show is not done.
-	if err == nil {
-		for _, st := range plan.Steps() {
-			if st.Action == ActSwitch && r.Done[st.ID] && st.Side != live && r.Switched == st.Side {
-				delete(r.Done, st.ID)
+	// A switch the journal counts as done but the balancer does not show is not done. A step cut
+	// by the crash after its effect was in the world (the switch journaled, replay paused on every
+	// host) is done: it is not run again.
+	for _, st := range plan.Steps() {
+		switch {
+		case st.Action == ActSwitch && err == nil && r.Done[st.ID] && st.Side != live && r.Switched == st.Side:
+			delete(r.Done, st.ID)
+		case st.Action == ActSwitch && err == nil && !r.Done[st.ID] && r.switchedBy[st.ID] == st.Side && live == st.Side:
+			r.Done[st.ID] = true
+			row("step "+st.ID, "switch to "+string(st.Side)+" journaled, the step not finished", "users on "+string(live)+": counted as done", true)
+		case (st.Action == ActPauseReplay || st.Action == ActResumeReplay) && lerr == nil && !r.Done[st.ID] && r.started[st.ID] && len(st.Hosts) > 0:
+			all := true
+			for _, h := range st.Hosts {
+				all = all && paused[h] == (st.Action == ActPauseReplay)
+			}
+			if all {
+				r.Done[st.ID] = true
+				row("step "+st.ID, "started, not finished", "every host "+pausedWord(st.Action == ActPauseReplay)+": counted as done", true)
 			}
 		}
 	}
