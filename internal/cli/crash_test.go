@@ -162,7 +162,7 @@ func TestSIGHUPStopsAtTheNextGate(t *testing.T) {
 		`pitstop: stopped before step "migrate-production" (`,
 		"SIGHUP: the terminal or the SSH session to this machine was lost; the step before it finished, so nothing is half-done",
 		"next: users are on the backup",
-		"next: WAL replay is paused on db-backup",
+		"next: replay PAUSED on db-backup",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, tail(out))
