@@ -322,10 +322,19 @@ func (e *Engine) applyResume() {
 	} else if r.Switched != "" {
 		e.prev = inventory.Backup
 	}
-	e.emit(Event{Kind: EvNotice, Text: "resuming the run recorded in " + r.Journal + "; what the journal says and what the world shows:\n" + strings.Join(r.Table(), "\n")})
-	for _, u := range r.Unexplained {
-		e.emit(Event{Kind: EvNotice, Text: "UNEXPLAINED: " + u})
+	// The table goes to the output pane (and the headless output and the journal) line by line; the
+	// notice line says where it is.
+	for _, l := range r.Table() {
+		e.emit(Event{Kind: EvOutput, Stream: Stdout, Text: l})
 	}
+	for _, u := range r.Unexplained {
+		e.emit(Event{Kind: EvOutput, Stream: Stderr, Text: "UNEXPLAINED: " + u})
+	}
+	text := fmt.Sprintf("resuming the run recorded in %s: %d steps finished before; what the journal says and what the world shows is in the output", r.Journal, len(r.Done))
+	if len(r.Unexplained) > 0 {
+		text += fmt.Sprintf("; %d discrepancies nothing explains (✗): confirming the next gate acknowledges them", len(r.Unexplained))
+	}
+	e.emit(Event{Kind: EvNotice, Text: text})
 }
 
 // resumeSkip reports whether st was finished by the interrupted run, and then says so.
@@ -348,5 +357,9 @@ func (e *Engine) resumeGate(st *Step) *Step {
 	e.resumeGated = true
 	c := *st
 	c.Gate.Confirm = true
+	c.Title = "Resume: " + st.Title
+	if len(e.opt.Resume.Unexplained) > 0 {
+		c.Title = "Resume (acknowledging the ✗ discrepancies in the output): " + st.Title
+	}
 	return &c
 }
