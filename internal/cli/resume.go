@@ -12,6 +12,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/pitstop-ops/pitstop/internal/nginx"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -138,6 +139,16 @@ func chooseResume(inv *inventory.Inventory, plan string, rf resumeFlags, stderr 
 		return "", exitFailed
 	}
 	return info.path, -1
+}
+
+// reclaimFrom recognises the lock of the run recorded in journal: held by the process that last
+// wrote the journal (same pid, same machine). A resumed run takes that stale lock back without
+// asking; any other stale lock is asked about as before.
+func reclaimFrom(journal string) func(nginx.LockOwner) bool {
+	info, err := readJournalInfo(journal)
+	return func(o nginx.LockOwner) bool {
+		return err == nil && info.last.PID > 0 && o.PID == info.last.PID && o.Machine == info.last.Host
+	}
 }
 
 // reconcile reads the interrupted run's journal and checks it against the world. With unexplained

@@ -115,6 +115,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if isTerminal() {
 		lopt.ConfirmTakeover = takeoverPrompt(stdout)
 	}
+	if from != "" {
+		lopt.Reclaim = reclaimFrom(from)
+	}
 	w, err := live.OpenLocked(ctx, inv, lopt)
 	if err != nil {
 		s.abandon()
