@@ -142,12 +142,15 @@ func chooseResume(inv *inventory.Inventory, plan string, rf resumeFlags, stderr 
 }
 
 // reclaimFrom recognises the lock of the run recorded in journal: held by the process that last
-// wrote the journal (same pid, same machine). A resumed run takes that stale lock back without
+// wrote the journal (same pid, same machine); call it before this run writes its own header there. A resumed run takes that stale lock back without
 // asking; any other stale lock is asked about as before.
 func reclaimFrom(journal string) func(nginx.LockOwner) bool {
 	info, err := readJournalInfo(journal)
+	if err != nil {
+		return nil
+	}
 	return func(o nginx.LockOwner) bool {
-		return err == nil && info.last.PID > 0 && o.PID == info.last.PID && o.Machine == info.last.Host
+		return info.last.PID > 0 && o.PID == info.last.PID && o.Machine == info.last.Host
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pitstop-ops/pitstop/demo"
 	"github.com/pitstop-ops/pitstop/internal/live"
+	"github.com/pitstop-ops/pitstop/internal/nginx"
 	"github.com/pitstop-ops/pitstop/internal/remote"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
@@ -95,8 +96,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
+	var reclaim func(nginx.LockOwner) bool
 	if from != "" {
-		f.journal = from // the resumed run goes on writing the same journal
+		reclaim = reclaimFrom(from) // read before this run adds its own header to the journal
+		f.journal = from            // the resumed run goes on writing the same journal
 	}
 	s, code := prepare("run", inv, f, stderr)
 	if s == nil {
@@ -115,9 +118,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if isTerminal() {
 		lopt.ConfirmTakeover = takeoverPrompt(stdout)
 	}
-	if from != "" {
-		lopt.Reclaim = reclaimFrom(from)
-	}
+	lopt.Reclaim = reclaim
 	w, err := live.OpenLocked(ctx, inv, lopt)
 	if err != nil {
 		s.abandon()
