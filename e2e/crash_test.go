@@ -190,7 +190,8 @@ type killPoint struct {
 // switch to the backup, in the middle of a slow upgrade command on an SSH host, and during the switch
 // back — and each time `pitstop run -i FILE` again finds the interrupted run, reconciles it with the
 // lab and goes on. The last run finishes the plan: users on production, both sides upgraded, replay
-// running, the slow command run exactly once on each host (its own log), no failed read under load.
+// running, the slow command run exactly once on each host (its own log), no failed read under load
+// and every acknowledged write stored in production and on the standby.
 func TestKillAndResume(t *testing.T) {
 	testKillAndResume(t, func(p *pitstopProc) { p.kill9() }, "kill -9")
 }
@@ -226,6 +227,9 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 	rep := load.Stop()
 	logLoad(t, rep)
 	assertNoFailedReads(t, rep)
+	// No acknowledged write lost: every one is in production, and replayed on the standby.
+	l.assertStored(t, "db-prod", rep.Acked, 0)
+	l.assertStored(t, "db-backup", rep.Acked, 10*time.Second)
 	if got := upstreamFile(t, l); got != l.Inv.Upstream(inventory.Production) {
 		t.Errorf("the upstream file at the end:\n%s", got)
 	}
