@@ -328,3 +328,73 @@ func TestJournalFillsUpMidRun(t *testing.T) {
 	}
 	stepsNotCut(t, out)
 }
+
+// TestCockpitLostTerminal: the cockpit runs in a tmux pane that goes away (tmux kill-server: the
+// pane's processes get SIGHUP, the terminal is gone) while a step runs. The step finishes, the run
+// stops before the next step, and the journal records why.
+func TestCockpitLostTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the cockpit in tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("no tmux")
+	}
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "j.jsonl")
+	self, _ := os.Executable()
+	a, _ := json.Marshal([]string{"demo", "--speed", "4", "--seed", "7", "--journal", journal})
+	sock := "pitstop-test-" + filepath.Base(dir)
+	tmux := func(args ...string) error {
+		return exec.Command("tmux", append([]string{"-L", sock}, args...)...).Run()
+	}
+	cmd := fmt.Sprintf("PITSTOP_CLI_CHILD='%s' %s -test.run='^$'", a, self)
+	if err := tmux("new-session", "-d", "-x", "120", "-y", "40", cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tmux("kill-server") })
+	events := func() []steps.Event { evs, _ := steps.ReadJournal(journal); return evs }
+	has := func(match func(steps.Event) bool) bool {
+		for _, ev := range events() {
+			if match(ev) {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !has(func(ev steps.Event) bool {
+		return ev.Kind == steps.EvOutput && ev.StepID == "upgrade-production" && strings.HasPrefix(ev.Text, "$ ")
+	}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("upgrade-production never ran; journal has %d events", len(events()))
+		}
+		tmux("send-keys", "y") // confirm whatever gate waits
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := tmux("kill-server"); err != nil {
+		t.Fatal(err)
+	}
+	for !has(func(ev steps.Event) bool { return ev.Kind == steps.EvPlanFinished }) {
+		if time.Now().After(deadline.Add(60 * time.Second)) {
+			t.Fatalf("the run did not end after its terminal went away")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	evs := events()
+	last := evs[len(evs)-1]
+	if !strings.Contains(last.Err, "SIGHUP") || !strings.Contains(last.Err, "stopped before step") {
+		t.Errorf("plan-finished err %q, want the halt at a gate with SIGHUP", last.Err)
+	}
+	var upgraded bool
+	for _, ev := range evs {
+		if ev.Kind == steps.EvStepFinished && ev.StepID == "upgrade-production" {
+			upgraded = ev.Status == steps.StatusDone
+		}
+		if upgraded && ev.Kind == steps.EvStepStarted && ev.Status == steps.StatusRunning {
+			t.Errorf("step %s ran after the terminal was lost", ev.StepID)
+		}
+	}
+	if !upgraded {
+		t.Errorf("upgrade-production did not finish after the terminal was lost")
+	}
+}
