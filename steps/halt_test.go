@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 )
 
 // TestHaltLetsTheRunningStepFinish: a halt while commands run does not cut them; the run ends before
@@ -101,7 +103,7 @@ func TestNextNamesAppHostsLeftBehind(t *testing.T) {
 // OnFail, and later events are dropped.
 func TestJournalWriteFailureCallsOnFail(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full")
+		testenv.Missing(t, "no /dev/full on this system")
 	}
 	j, created, err := OpenJournal("/dev/full")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -304,10 +305,10 @@ func TestJournalFillsUpMidRun(t *testing.T) {
 		t.Skip("runs the demo in a child process")
 	}
 	if os.Getuid() != 0 {
-		t.Skip("mounting a tmpfs needs root (unshare -m)")
+		testenv.Missing(t, "mounting a tmpfs for a full disk needs root (unshare -m); run the tests as root, as CI does")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("no unshare")
+		testenv.Missing(t, "unshare (util-linux) is missing: apt-get install -y util-linux")
 	}
 	dir := t.TempDir()
 	self, _ := os.Executable()
@@ -337,7 +338,7 @@ func TestCockpitLostTerminal(t *testing.T) {
 		t.Skip("runs the cockpit in tmux")
 	}
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("no tmux")
+		testenv.Missing(t, "tmux is missing: apt-get install -y tmux")
 	}
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "j.jsonl")
