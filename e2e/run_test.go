@@ -32,6 +32,21 @@ func (r *recRunner) Run(ctx context.Context, host, command string, out steps.Out
 	return err
 }
 
+// RunDetached forwards to the real runner's detached mode (see steps.DetachedRunner), keeping errors too.
+func (r *recRunner) RunDetached(ctx context.Context, host, id, command string, out steps.OutputFunc) error {
+	dr, ok := r.Runner.(steps.DetachedRunner)
+	if !ok {
+		return r.Run(ctx, host, command, out)
+	}
+	err := dr.RunDetached(ctx, host, id, command, out)
+	if err != nil {
+		r.mu.Lock()
+		r.errs = append(r.errs, err)
+		r.mu.Unlock()
+	}
+	return err
+}
+
 func (r *recRunner) errors() []error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

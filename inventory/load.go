@@ -1,16 +1,18 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Parse reads an inventory from YAML data, fills defaults and validates it. source names the data in
@@ -24,13 +26,14 @@ func Parse(source string, data []byte) (*Inventory, error) {
 	return parse(source, data, "")
 }
 
-// Load reads the inventory file at path and parses it like Parse, with path as the source. It also
-// resolves ssh_config against the inventory file's directory (and a leading ~/ against the home
-// directory), checks that file exists, and stores its absolute path in SSHConfig.
+// Load reads the inventory file at path and parses it like Parse, with path as the source. The file
+// must be a regular file of at most MaxFileBytes (see read.go). Load also resolves ssh_config against
+// the inventory file's directory (and a leading ~/ against the home directory), checks that file
+// exists, and stores its absolute path in SSHConfig.
 func Load(path string) (*Inventory, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read inventory: %w; check the path of the inventory file", err)
+		return nil, err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -39,10 +42,9 @@ func Load(path string) (*Inventory, error) {
 	return parse(path, data, filepath.Dir(abs))
 }
 
-// inYAML runs a call into the YAML library and turns its error into Errors. goccy/go-yaml has panicked
-// on odd input before, and a bad file must not crash the cockpit, so a panic there becomes an error
-// too. Only the library's calls are guarded: a panic in Pitstop's own checks stays a crash, which the
-// fuzz test then finds.
+// inYAML runs a call into the YAML library and turns a panic there into an error: a bad file must
+// not crash the cockpit. Only the library's calls are guarded: a panic in Pitstop's own checks stays
+// a crash, which the fuzz test then finds.
 func inYAML(source string, call func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -50,33 +52,27 @@ func inYAML(source string, call func() error) (err error) {
 				Msg: "the YAML parser failed on this file (a bug in the parser); check the file's syntax and report the file to Pitstop"}}
 		}
 	}()
-	if err := call(); err != nil {
-		return Errors{yamlError(source, err)}
-	}
-	return nil
+	return call()
 }
 
 // parse is Parse; when dir is not empty, ssh_config is resolved against it.
+//
+// go.yaml.in/yaml/v3 parses into yaml.Node in time linear in the file (goccy/go-yaml, used before,
+// was quadratic in the keys of one mapping: 50,000 hosts took 17 s). The shape pass then checks the
+// tree along the Inventory type, and decode (decode.go) fills the structs from their yaml tags, so a
+// new field needs only its tag.
 func parse(source string, data []byte, dir string) (*Inventory, error) {
-	var file *ast.File
-	if err := inYAML(source, func() (err error) { file, err = parser.ParseBytes(data, 0); return err }); err != nil {
+	var body *yaml.Node
+	if err := inYAML(source, func() (err error) { body, err = document(source, data); return err }); err != nil {
 		return nil, err
 	}
-	body, e := document(source, file)
-	if e != nil {
-		return nil, Errors{e}
-	}
-	sh := newShape(source, body)
+	sh := newShape(source, body, aliasBudget(data))
 	todo := todos(source, body)
 	if len(sh.errs) > 0 {
 		return nil, withTODOs(sortErrors(sh.errs), todo)
 	}
 	inv := &Inventory{}
-	// The parser has already refused duplicate keys; the decoder's own check would also refuse a key
-	// that overrides one brought in by a merge key (<<), which YAML allows.
-	if err := inYAML(source, func() error {
-		return yaml.NodeToValue(body, inv, yaml.DisallowUnknownField(), yaml.AllowDuplicateMapKey())
-	}); err != nil {
+	if err := inYAML(source, func() error { return decodeError(source, decode(body, inv, aliasBudget(data))) }); err != nil {
 		return nil, err
 	}
 	inv.Upgrade.Verify.HealthOnly = sh.healthOnlyWritten()
@@ -93,51 +89,69 @@ func parse(source string, data []byte, dir string) (*Inventory, error) {
 	return inv, nil
 }
 
-// document returns the body of the file's only non-empty YAML document.
-func document(source string, f *ast.File) (ast.Node, *Error) {
-	var docs []*ast.DocumentNode
-	for _, d := range f.Docs {
-		if d == nil || d.Body == nil {
+// document returns the body of the data's only non-empty YAML document.
+func document(source string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var body *yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, Errors{syntaxError(source, data, err)}
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue
 		}
-		switch d.Body.(type) {
-		case *ast.NullNode, *ast.CommentGroupNode, *ast.CommentNode:
-			continue
+		if body != nil {
+			line, col := nodeLineCol(&doc)
+			return nil, Errors{{File: source, Line: line, Col: col,
+				Msg: "a second YAML document starts here; an inventory file holds one document: remove the --- separator or split the file"}}
 		}
-		docs = append(docs, d)
+		body = doc.Content[0]
 	}
-	if len(docs) == 0 {
-		return nil, &Error{File: source, Line: 1, Col: 1,
-			Msg: "the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (docs/inventory.md has a full example; demo/inventory.yaml is a working one)"}
+	if body == nil {
+		return nil, Errors{{File: source, Line: 1, Col: 1,
+			Msg: "the inventory is empty; write at least name, probe, balancer, hosts, sides and upgrade (docs/inventory.md has a full example; demo/inventory.yaml is a working one)"}}
 	}
-	if len(docs) > 1 {
-		line, col := 1, 1
-		tk := docs[1].Start
-		if tk == nil {
-			tk = docs[1].Body.GetToken()
-		}
-		if tk != nil && tk.Position != nil {
-			line, col = tk.Position.Line, max(tk.Position.Column, 1)
-		}
-		return nil, &Error{File: source, Line: line, Col: col,
-			Msg: "a second YAML document starts here; an inventory file holds one document: remove the --- separator or split the file"}
-	}
-	return docs[0].Body, nil
+	return body, nil
 }
 
-// yamlError turns an error from the YAML parser or decoder into an Error at its token. It uses the
-// bare message, never the source excerpt goccy attaches (the excerpt could show a password).
-func yamlError(source string, err error) *Error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		line, col := 1, 1
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil && tk.Position.Line > 0 {
-			line, col = tk.Position.Line, max(tk.Position.Column, 1)
-		}
-		return &Error{File: source, Line: line, Col: col,
-			Msg: fmt.Sprintf("invalid YAML: %s; fix the syntax here", ye.GetMessage())}
+// yamlLine finds the line in go.yaml.in/yaml/v3's error texts ("yaml: line 4: …").
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// decodeError turns an error of decode ("line 4: …") into Errors. The shape pass has refused
+// nearly everything the decoder could; what is left is an alias bomb or a bug.
+func decodeError(source string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return &Error{File: source, Line: 1, Col: 1, Msg: fmt.Sprintf("invalid YAML: %v; fix the file's syntax", err)}
+	msg, line := err.Error(), 1
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	return Errors{{File: source, Line: max(line, 1), Col: 1, Msg: fmt.Sprintf("invalid value: %s", redactDecode(msg))}}
+}
+
+// aliasBudget is how many nodes the shape pass and the decoder may visit: without aliases a file
+// holds fewer nodes than bytes, so this allows each node to be visited a few times through aliases
+// and stops a file whose aliases nest into billions of values.
+func aliasBudget(data []byte) int {
+	return 4*len(data) + 1024
+}
+
+// redactDecode drops the quoted value from "cannot unmarshal !!str `secret` into int": the value
+// could be a password.
+func redactDecode(msg string) string {
+	if i := strings.Index(msg, "`"); i >= 0 {
+		if j := strings.LastIndex(msg, "`"); j > i {
+			return msg[:i] + "…" + msg[j+1:]
+		}
+	}
+	return msg
 }
 
 // resolveSSHConfig makes SSHConfig absolute, relative to dir, and checks that it is a readable file.

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Refused says which answers to a probe write mean "refused on purpose" (the database is read-only
@@ -72,17 +72,14 @@ func (inv *Inventory) Set(name, value string) error {
 // healthOnlyWritten reports whether the file says upgrade.verify.version: "" (or leaves it null):
 // the version check is off.
 func (sh *shape) healthOnlyWritten() bool {
-	l, ok := sh.index["upgrade.verify.version"]
-	if !ok {
+	_, n, whole := sh.lookup("upgrade.verify.version")
+	if !whole {
 		return false
 	}
-	switch n := unwrap(l.node).(type) {
-	case nil, *ast.NullNode:
-		return true
-	case *ast.StringNode:
-		return n.Value == ""
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
+		n = n.Alias
 	}
-	return false
+	return n != nil && n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")
 }
 
 // varName is what a vars: key may be: a placeholder name, letters and _.
@@ -184,8 +181,8 @@ func (c *checker) written(path string) bool {
 	if c.shape == nil {
 		return false
 	}
-	_, ok := c.shape.index[path]
-	return ok
+	_, _, whole := c.shape.lookup(path)
+	return whole
 }
 
 // serverParamProblem says what is wrong with one nginx server parameter, or "".

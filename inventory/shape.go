@@ -4,33 +4,44 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/token"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // The shape pass walks the YAML tree along the Inventory type before anything is decoded. It lists
-// every unknown field and every value of the wrong kind at once (the decoder stops at the first),
-// and it records where each field sits so that later checks can point at it.
+// every unknown field, every duplicate key and every value of the wrong kind at once (the decoder
+// stops at the first, and go.yaml.in/yaml/v3 does not refuse duplicate keys when decoding into a
+// Node), and it records where each field sits so that later checks can point at it. It visits each
+// node once: its cost is linear in the size of the file.
 
-// located is where one field of the inventory is written.
-type located struct {
-	// key is the position of the field's key; nil for the root and for list items.
-	key  *token.Position
-	node ast.Node
-}
-
-// shape holds the result of the walk: an index from field path to position, and the problems found.
+// shape holds the result of the walk: the problems found, and the tree to find fields in.
 type shape struct {
 	source string
-	index  map[string]located
-	errs   Errors
+	root   *yaml.Node
+	// keys indexes the keys of a mapping, built the first time a path is looked up in it.
+	keys map[*yaml.Node]map[string]int
+	errs Errors
+	// budget is how many more aliases may be followed.
+	budget int
+	// fieldsOf caches yamlFields, asked once per mapping.
+	fieldsOf map[reflect.Type]map[string]reflect.StructField
+}
+
+// fields is yamlFields(t), computed once per type.
+func (s *shape) fields(t reflect.Type) map[string]reflect.StructField {
+	f, ok := s.fieldsOf[t]
+	if !ok {
+		if s.fieldsOf == nil {
+			s.fieldsOf = map[reflect.Type]map[string]reflect.StructField{}
+		}
+		f = yamlFields(t)
+		s.fieldsOf[t] = f
+	}
+	return f
 }
 
 var (
@@ -39,187 +50,376 @@ var (
 	commandItemType = reflect.TypeFor[commandItem]()
 )
 
+// Resolved tags of scalars, as yaml.Node.ShortTag gives them.
+const (
+	tagStr   = "!!str"
+	tagInt   = "!!int"
+	tagFloat = "!!float"
+	tagBool  = "!!bool"
+	tagNull  = "!!null"
+	tagMerge = "!!merge"
+)
+
 // newShape walks body, the root node of the inventory document.
-func newShape(source string, body ast.Node) *shape {
-	s := &shape{source: source, index: map[string]located{}}
+func newShape(source string, body *yaml.Node, budget int) *shape {
+	s := &shape{source: source, root: body, budget: budget}
 	s.walk(body, reflect.TypeFor[Inventory](), "", nil)
 	return s
 }
 
-func (s *shape) errorf(pos *token.Position, format string, args ...any) {
-	line, col := 1, 1
-	if pos != nil && pos.Line > 0 {
-		line, col = pos.Line, max(pos.Column, 1)
-	}
+func (s *shape) errorf(at *yaml.Node, format string, args ...any) {
+	line, col := nodeLineCol(at)
 	s.errs = append(s.errs, &Error{File: s.source, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
-// walk records where the field path ("sides.backup.apps[1]") is written and checks its node against
-// type t. key is the field's key node, if it has one.
-func (s *shape) walk(node ast.Node, t reflect.Type, path string, key ast.Node) {
-	var keyPos *token.Position
-	if key != nil && key.GetToken() != nil {
-		keyPos = key.GetToken().Position
+// nodeLineCol is where n starts, 1:1 when it is unknown.
+func nodeLineCol(n *yaml.Node) (line, col int) {
+	if n == nil || n.Line < 1 {
+		return 1, 1
 	}
-	s.index[path] = located{key: keyPos, node: node}
-	s.check(node, t, path, keyPos)
+	return n.Line, max(n.Column, 1)
 }
 
-// check is walk without recording node's position: a merge key (<<) adds fields to a mapping whose
-// position is already recorded.
-func (s *shape) check(node ast.Node, t reflect.Type, path string, keyPos *token.Position) {
-	inner := unwrap(node)
-	switch inner.(type) {
-	case nil, *ast.NullNode:
+// uniqueKeys reports each key written twice in mapping n. Small mappings (a struct's fields) are
+// compared pairwise, large ones (hosts) through a map: linear either way.
+func (s *shape) uniqueKeys(n *yaml.Node) {
+	dup := func(k, first *yaml.Node) {
+		s.errorf(k, "invalid YAML: mapping key %q already defined at [%d:%d]; fix the syntax here", k.Value, first.Line, first.Column)
+	}
+	if len(n.Content) <= 32 {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || isMergeKey(k) {
+				continue
+			}
+			for j := 0; j < i; j += 2 {
+				if first := n.Content[j]; first.Kind == yaml.ScalarNode && first.Value == k.Value && !isMergeKey(first) {
+					dup(k, first)
+					break
+				}
+			}
+		}
 		return
-	case *ast.AliasNode:
-		// The decoder resolves aliases and still rejects what is wrong behind one, one error at a time.
+	}
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || isMergeKey(k) {
+			continue
+		}
+		if first, ok := seen[k.Value]; ok {
+			dup(k, first)
+			continue
+		}
+		seen[k.Value] = k
+	}
+}
+
+// duplicates runs uniqueKeys on every mapping under root: for the parts of the document the walk
+// along the types does not enter (unknown fields). Aliases are not followed: the mapping they name
+// is checked where it is written.
+func (s *shape) duplicates(root *yaml.Node) {
+	stack := []*yaml.Node{root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode {
+			s.uniqueKeys(n)
+		}
+		stack = append(stack, n.Content...)
+	}
+}
+
+// walk checks the node of the field path ("sides.backup.apps[1]") against type t. key is the
+// field's key node, if it has one.
+func (s *shape) walk(node *yaml.Node, t reflect.Type, path string, key *yaml.Node) {
+	s.check(node, t, path, key)
+}
+
+// check checks node against type t.
+func (s *shape) check(node *yaml.Node, t reflect.Type, path string, key *yaml.Node) {
+	inner := node
+	switch {
+	case inner == nil, isNull(inner):
+		return
+	case inner.Kind == yaml.AliasNode:
+		// What an alias brings is checked where its anchor is written, once per use: the budget
+		// stops aliases that nest into billions of values.
+		s.budget--
+		if inner.Alias == nil || s.budget < 0 {
+			if s.budget == -1 {
+				s.errorf(inner, "%s", errAliasBudget.Error())
+			}
+			return
+		}
+		s.check(inner.Alias, t, path, key)
 		return
 	}
 	name := path
 	if name == "" {
 		name = "the inventory"
 	}
-	at := nodePos(inner)
-	if keyPos != nil && !isScalar(inner) {
-		at = keyPos
+	at := inner
+	if key != nil && !isScalar(inner) {
+		at = key
 	}
 	switch {
 	case t == durationType:
-		_, isString := inner.(*ast.StringNode)
-		if _, err := time.ParseDuration(scalarText(inner)); !isString || err != nil {
-			s.errorf(nodePos(inner), "%s must be a duration such as 500ms, 5s, 2m or 1h30m, found %s; write a number with its unit", name, describeScalar(inner))
+		if _, err := time.ParseDuration(inner.Value); inner.Kind != yaml.ScalarNode || inner.ShortTag() != tagStr || err != nil {
+			s.errorf(inner, "%s must be a duration such as 500ms, 5s, 2m or 1h30m, found %s; write a number with its unit", name, describeScalar(inner))
 		}
 	case t.Kind() == reflect.Pointer:
-		s.check(node, t.Elem(), path, keyPos)
+		s.check(node, t.Elem(), path, key)
 	case t.Kind() == reflect.Struct:
-		m, ok := inner.(*ast.MappingNode)
-		if !ok {
+		if inner.Kind != yaml.MappingNode {
 			s.errorf(at, "%s must be a mapping of fields (field: value, one per line), found %s", name, describe(inner))
 			return
 		}
-		fields := yamlFields(t)
-		for i, mv := range m.Values {
-			if mv.Key.IsMergeKey() {
-				s.merge(mv, i, t, name, path, keyPos)
+		s.uniqueKeys(inner)
+		fields := s.fields(t)
+		for i := 0; i+1 < len(inner.Content); i += 2 {
+			k, v := inner.Content[i], inner.Content[i+1]
+			if isMergeKey(k) {
+				s.merge(k, v, i/2, t, name, path, key)
 				continue
 			}
-			k := keyText(mv.Key)
-			f, ok := fields[k]
-			if !ok {
-				s.errorf(mv.Key.GetToken().Position, "%s", unknownField(path, k, t))
+			f, ok := fields[k.Value]
+			if !ok || k.Kind != yaml.ScalarNode {
+				s.errorf(k, "%s", unknownField(path, keyText(k), t))
+				s.duplicates(v)
 				continue
 			}
-			s.walk(mv.Value, f.Type, joinKey(path, k), mv.Key)
+			s.walk(v, f.Type, joinKey(path, k.Value), k)
 		}
 	case t.Kind() == reflect.Map:
-		m, ok := inner.(*ast.MappingNode)
-		if !ok {
+		if inner.Kind != yaml.MappingNode {
 			s.errorf(at, "%s must be a mapping of names to settings, found %s", name, describe(inner))
 			return
 		}
-		for i, mv := range m.Values {
-			if mv.Key.IsMergeKey() {
-				s.merge(mv, i, t, name, path, keyPos)
+		s.uniqueKeys(inner)
+		for i := 0; i+1 < len(inner.Content); i += 2 {
+			k, v := inner.Content[i], inner.Content[i+1]
+			if isMergeKey(k) {
+				s.merge(k, v, i/2, t, name, path, key)
 				continue
 			}
-			s.walk(mv.Value, t.Elem(), joinKey(path, keyText(mv.Key)), mv.Key)
+			s.walk(v, t.Elem(), joinKey(path, keyText(k)), k)
 		}
 	case t.Kind() == reflect.Slice:
-		seq, ok := inner.(*ast.SequenceNode)
-		if !ok {
+		if inner.Kind != yaml.SequenceNode {
 			s.errorf(at, "%s must be a list, found %s; write [a, b] or one \"- item\" per line", name, describe(inner))
 			return
 		}
-		for i, v := range seq.Values {
+		for i, v := range inner.Content {
 			elem := t.Elem()
-			if t == commandListType && !isScalar(unwrap(v)) {
+			if t == commandListType && !isScalar(v) && v.Kind != yaml.AliasNode {
 				elem = commandItemType // a Rundeck job
 			}
-			s.walk(v, elem, fmt.Sprintf("%s[%d]", path, i), nil)
+			s.walk(v, elem, path+"["+strconv.Itoa(i)+"]", nil)
 		}
 	case t.Kind() == reflect.String:
 		if !isScalar(inner) {
 			hint := ""
-			if _, list := inner.(*ast.SequenceNode); list && strings.HasSuffix(path, ".database") {
+			if inner.Kind == yaml.SequenceNode && strings.HasSuffix(path, ".database") {
 				hint = "; a side has exactly one database, and extra read-only ones go under replicas:"
 			}
 			s.errorf(at, "%s must be a single value, found %s%s", name, describe(inner), hint)
 			return
 		}
-		if _, ok := inner.(*ast.StringNode); ok {
-			return
-		}
-		if _, ok := inner.(*ast.LiteralNode); ok {
-			return
-		}
-		// YAML reads `version: 2.10` as the number 2.1: refuse rather than silently change the text.
-		var got string
-		if err := yaml.NodeToValue(node, &got); err != nil || got != scalarText(inner) {
-			s.errorf(nodePos(inner), "%s is %s, which YAML reads as a number and changes to %q; quote it: \"%s\"", name, scalarText(inner), got, scalarText(inner))
+		// YAML reads `version: 2.10` as the number 2.1: refuse rather than let the text mean two things.
+		if inner.Style == 0 {
+			if got, changed := asNumber(inner); changed {
+				s.errorf(inner, "%s is %s, which YAML reads as a number and changes to %q; quote it: \"%s\"", name, inner.Value, got, inner.Value)
+			}
 		}
 	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
-		if _, ok := inner.(*ast.IntegerNode); !ok {
-			s.errorf(nodePos(inner), "%s must be a whole number, found %s", name, describeScalar(inner))
+		if inner.Kind != yaml.ScalarNode || inner.ShortTag() != tagInt {
+			s.errorf(inner, "%s must be a whole number, found %s", name, describeScalar(inner))
 		}
 	case t.Kind() == reflect.Float64:
-		switch inner.(type) {
-		case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		default:
-			s.errorf(nodePos(inner), "%s must be a number, found %s", name, describeScalar(inner))
+		if inner.Kind != yaml.ScalarNode || (inner.ShortTag() != tagInt && inner.ShortTag() != tagFloat) {
+			s.errorf(inner, "%s must be a number, found %s", name, describeScalar(inner))
 		}
 	case t.Kind() == reflect.Bool:
-		if _, ok := inner.(*ast.BoolNode); !ok {
-			s.errorf(nodePos(inner), "%s must be true or false, found %s", name, describeScalar(inner))
+		if inner.Kind != yaml.ScalarNode || inner.ShortTag() != tagBool {
+			s.errorf(inner, "%s must be true or false, found %s", name, describeScalar(inner))
 		}
 	}
 }
 
-// merge checks a merge key (<<), the i-th entry of the mapping at path. The decoder (goccy/go-yaml)
-// applies entries in order, later ones winning, where YAML says keys written directly always win and
-// the first of a list of merges wins. The two agree only when << comes first and merges one mapping,
-// so anything else is refused rather than decoded differently from what the reader expects.
-func (s *shape) merge(mv *ast.MappingValueNode, i int, t reflect.Type, name, path string, keyPos *token.Position) {
-	at := mv.Key.GetToken().Position
+// asNumber returns the text a plain scalar that YAML resolves to a number stands for, and whether it
+// differs from the text as written (2.10 is 2.1, 0x10 is 16).
+func asNumber(n *yaml.Node) (string, bool) {
+	var got string
+	switch n.ShortTag() {
+	case tagInt:
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil {
+			return "", false
+		}
+		got = strconv.FormatInt(i, 10)
+	case tagFloat:
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil {
+			return "", false
+		}
+		got = strconv.FormatFloat(f, 'g', -1, 64)
+	default:
+		return "", false
+	}
+	return got, got != n.Value
+}
+
+// merge checks a merge key (<<), the i-th entry of the mapping at path. Pitstop refuses the forms
+// whose meaning readers get wrong: << after fields (which win anyway, but look overridden) and a
+// list of merges (where the first wins). One anchor merged first reads the way YAML decodes it.
+func (s *shape) merge(k, v *yaml.Node, i int, t reflect.Type, name, path string, key *yaml.Node) {
 	if i > 0 {
-		s.errorf(at, "the merge key << in %s must come first, before the fields it may be overridden by; move it up", name)
+		s.errorf(k, "the merge key << in %s must come first, before the fields it may be overridden by; move it up", name)
 		return
 	}
-	if _, list := unwrap(mv.Value).(*ast.SequenceNode); list {
-		s.errorf(at, "the merge key << in %s merges a list; merge one anchor (<<: *name) and write the other fields directly", name)
+	if v.Kind == yaml.SequenceNode {
+		s.errorf(k, "the merge key << in %s merges a list; merge one anchor (<<: *name) and write the other fields directly", name)
 		return
 	}
 	// A field the merge brings and the mapping then writes directly is recorded at the direct one,
 	// which comes later.
-	s.check(mv.Value, t, path, keyPos)
+	s.check(v, t, path, key)
 }
 
 // pos returns where path is written. A missing field is placed at the nearest enclosing field that
 // is present (its key), and the root at 1:1. A scalar is placed at its value, anything else at its key.
 func (s *shape) pos(path string) (line, col int) {
-	for p := path; p != ""; p = parentPath(p) {
-		l, ok := s.index[p]
-		if !ok {
-			continue
+	key, node, whole := s.lookup(path)
+	if node == s.root && !whole {
+		return 1, 1
+	}
+	at := node
+	if !(whole && isScalar(node)) && key != nil {
+		at = key
+	}
+	if at == nil || at.Line < 1 {
+		return 1, 1
+	}
+	return at.Line, max(at.Column, 1)
+}
+
+// lookup finds the field path in the document: the deepest field of path that is written, its key
+// node (nil for the root and list items), and whether that is path itself. Fields a merge key (<<)
+// brings are found where the merged mapping writes them. The document is never indexed as a whole:
+// only mappings a path goes through are, once each, so a file without errors pays nothing for it.
+func (s *shape) lookup(path string) (key, node *yaml.Node, whole bool) {
+	node = s.root
+	segs := splitPath(path)
+	for i, seg := range segs {
+		next, nextKey := s.child(node, seg, 0)
+		if next == nil {
+			return key, node, false
 		}
-		var at *token.Position
-		if inner := unwrap(l.node); p == path && isScalar(inner) {
-			at = nodePos(inner)
-		} else if l.key != nil {
-			at = l.key
-		} else {
-			at = nodePos(inner)
+		node, key = next, nextKey
+		if seg.index >= 0 {
+			key = nil
 		}
-		if at != nil && at.Line > 0 {
-			return at.Line, max(at.Column, 1)
+		if i == len(segs)-1 {
+			return key, node, true
 		}
 	}
-	return 1, 1
+	return key, node, true
+}
+
+// child is the value (and key) of seg in node, through aliases and merge keys.
+func (s *shape) child(node *yaml.Node, seg pathSeg, depth int) (value, key *yaml.Node) {
+	for node != nil && node.Kind == yaml.AliasNode && depth < 64 {
+		node, depth = node.Alias, depth+1
+	}
+	if node == nil || depth >= 64 {
+		return nil, nil
+	}
+	if seg.index >= 0 {
+		if node.Kind != yaml.SequenceNode || seg.index >= len(node.Content) {
+			return nil, nil
+		}
+		return node.Content[seg.index], nil
+	}
+	if node.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	if s.keys == nil {
+		s.keys = map[*yaml.Node]map[string]int{}
+	}
+	idx, ok := s.keys[node]
+	if !ok {
+		idx = make(map[string]int, len(node.Content)/2)
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if k := node.Content[i]; k.Kind == yaml.ScalarNode && !isMergeKey(k) {
+				idx[k.Value] = i
+			}
+		}
+		s.keys[node] = idx
+	}
+	if i, ok := idx[seg.key]; ok {
+		return node.Content[i+1], node.Content[i]
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if isMergeKey(node.Content[i]) {
+			if v, k := s.child(node.Content[i+1], seg, depth+1); v != nil {
+				return v, k
+			}
+		}
+	}
+	return nil, nil
+}
+
+// pathSeg is one step of a field path: a mapping key, or a list index (index >= 0).
+type pathSeg struct {
+	key   string
+	index int
+}
+
+// splitPath undoes joinKey and the list indexes of a path: `hosts["lb.old"].ssh` is hosts, lb.old, ssh.
+func splitPath(p string) []pathSeg {
+	var segs []pathSeg
+	for p != "" {
+		switch {
+		case strings.HasPrefix(p, `["`):
+			// A quoted key: Quote escapes every quote inside, so the first unescaped `"]` ends it.
+			end := 2
+			for end < len(p) && !(p[end] == '"' && p[end-1] != '\\') {
+				end++
+			}
+			k, err := strconv.Unquote(p[1 : end+1])
+			if err != nil {
+				return append(segs, pathSeg{key: p, index: -1})
+			}
+			segs = append(segs, pathSeg{key: k, index: -1})
+			p = strings.TrimPrefix(p[min(end+1, len(p)):], "]")
+		case strings.HasPrefix(p, "["):
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return append(segs, pathSeg{key: p, index: -1})
+			}
+			i, err := strconv.Atoi(p[1:end])
+			if err != nil {
+				return append(segs, pathSeg{key: p, index: -1})
+			}
+			segs = append(segs, pathSeg{index: i})
+			p = p[end+1:]
+		default:
+			p = strings.TrimPrefix(p, ".")
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			segs = append(segs, pathSeg{key: p[:end], index: -1})
+			p = p[end:]
+		}
+	}
+	return segs
 }
 
 // joinKey appends a mapping key to path, quoting keys that would make the path ambiguous.
 func joinKey(path, key string) string {
-	if !plainKey.MatchString(key) {
+	if !isPlainKey(key) {
 		return path + "[" + strconv.Quote(key) + "]"
 	}
 	if path == "" {
@@ -228,7 +428,16 @@ func joinKey(path, key string) string {
 	return path + "." + key
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// isPlainKey reports whether key matches ^[A-Za-z0-9_-]+$ (a loop: this runs once per key).
+func isPlainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return key != ""
+}
 
 // parentPath undoes the last joinKey or list index. A quoted key's text never holds `["` (Quote
 // escapes the quote), so the last `["` starts the last quoted segment.
@@ -312,97 +521,57 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// unwrap looks through anchors (&name) and tags (!!str) to the value they decorate.
-func unwrap(n ast.Node) ast.Node {
-	for {
-		switch x := n.(type) {
-		case *ast.AnchorNode:
-			n = x.Value
-		case *ast.TagNode:
-			n = x.Value
-		default:
-			return n
-		}
-	}
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.ShortTag() == tagMerge
 }
 
-func isScalar(n ast.Node) bool {
-	switch n.(type) {
-	case nil, *ast.NullNode, *ast.MappingNode, *ast.SequenceNode, *ast.AliasNode, *ast.MappingValueNode:
-		return false
-	}
-	return true
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == tagNull
 }
 
-// scalarText is the text of a scalar as written (without quotes).
-func scalarText(n ast.Node) string {
-	switch x := n.(type) {
-	case *ast.StringNode:
-		return x.Value
-	case *ast.LiteralNode:
-		if x.Value != nil {
-			return x.Value.Value
-		}
-		return ""
-	}
-	if tk := n.GetToken(); tk != nil {
-		return tk.Value
+func isScalar(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode && !isNull(n)
+}
+
+// keyText is a mapping key as text (a key that is not a scalar has none).
+func keyText(k *yaml.Node) string {
+	if k.Kind == yaml.ScalarNode {
+		return k.Value
 	}
 	return ""
 }
 
-// keyText is a mapping key as text.
-func keyText(k ast.MapKeyNode) string {
-	if mk, ok := k.(*ast.MappingKeyNode); ok {
-		if v, ok := mk.Value.(ast.MapKeyNode); ok {
-			return keyText(v)
-		}
-	}
-	if tag, ok := k.(*ast.TagNode); ok {
-		if v, ok := tag.Value.(ast.MapKeyNode); ok {
-			return keyText(v)
-		}
-	}
-	return scalarText(k)
-}
-
-// nodePos is where a node starts: a block mapping at its first key, anything else at its token.
-func nodePos(n ast.Node) *token.Position {
-	if m, ok := n.(*ast.MappingNode); ok && !m.IsFlowStyle && len(m.Values) > 0 {
-		if tk := m.Values[0].Key.GetToken(); tk != nil {
-			return tk.Position
-		}
-	}
-	if n == nil || n.GetToken() == nil {
-		return nil
-	}
-	return n.GetToken().Position
-}
-
 // describe names what a node is, for "found …" in messages. It never echoes a string value, which
 // could be a connection string with a password.
-func describe(n ast.Node) string {
-	switch n.(type) {
-	case *ast.MappingNode, *ast.MappingValueNode:
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
 		return "a mapping"
-	case *ast.SequenceNode:
+	case yaml.SequenceNode:
 		return "a list"
-	case *ast.StringNode, *ast.LiteralNode:
-		return "a text value"
-	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "the number " + scalarText(n)
-	case *ast.BoolNode:
-		return scalarText(n)
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
 	}
-	return "a " + strings.ToLower(n.Type().String())
+	switch n.ShortTag() {
+	case tagInt, tagFloat:
+		return "the number " + n.Value
+	case tagBool:
+		return n.Value
+	case tagNull:
+		return "nothing"
+	case tagStr:
+		return "a text value"
+	}
+	return "a value tagged " + n.ShortTag()
 }
 
 // describeScalar is describe, but quotes a text value: only for fields that never hold a secret
 // (durations, numbers, booleans).
-func describeScalar(n ast.Node) string {
-	switch n.(type) {
-	case *ast.StringNode, *ast.LiteralNode:
-		return strconv.Quote(scalarText(n))
+func describeScalar(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == tagStr {
+		return strconv.Quote(n.Value)
 	}
 	return describe(n)
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -56,6 +55,7 @@ func (c *checker) check() {
 	c.checkUpgrade()
 	c.checkThresholds()
 	c.checkParams()
+	c.checkUpstreamSize()
 	for i, cmd := range c.inv.ReverseSync.Rebuild {
 		path := fmt.Sprintf("reverse_sync.rebuild[%d]", i)
 		c.checkCommand(path, cmd, "the backup database host, which serves no application")
@@ -149,12 +149,8 @@ func (c *checker) absent(path string, guess bool) bool {
 	if c.shape == nil {
 		return guess
 	}
-	l, ok := c.shape.index[path]
-	if !ok {
-		return true
-	}
-	_, null := unwrap(l.node).(*ast.NullNode)
-	return null
+	_, node, whole := c.shape.lookup(path)
+	return !whole || node == nil || isNull(node)
 }
 
 // hasHostKey reports a host written with no settings (a nil entry), which is still "in hosts".

@@ -319,9 +319,10 @@ func (e *Engine) runHost(ctx context.Context, st *Step, hc HostCommands, prog ma
 		e.inflight[hc.Host] = cmd
 		e.noteCommand(hc.Host, st.ID, cmd, false)
 		e.busyMu.Unlock()
-		err := e.world.Hosts.Run(ctx, hc.Host, cmd, func(s Stream, line string) {
+		err := e.runOn(ctx, st, hc.Host, i, cmd, func(s Stream, line string) {
 			out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: s, Text: line}
 		})
+		out <- commandFinished(ctx, st, hc.Host, cmd, err)
 		if err != nil {
 			e.busyMu.Lock()
 			e.noteCommand(hc.Host, st.ID, cmd, true)

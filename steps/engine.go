@@ -30,6 +30,10 @@ type Options struct {
 	PollEvery time.Duration
 	// Params are the run parameters given with --set, recorded in the plan-started event.
 	Params map[string]string
+	// Halt, when set, stops the run at its next gate once halted (see halt.go).
+	Halt *Halter
+	// Resume, when set, continues an interrupted run (see resume.go).
+	Resume *Resume
 }
 
 // StepError is returned by Run when a step failed and the run could not go on (with AutoApprove).
@@ -97,6 +101,8 @@ type Engine struct {
 	queue       decisionQueue          // decisions not yet taken by the engine: never dropped
 	lockNoted   bool                   // the loss of the lock was announced
 	discardAsk  string                 // the phrase the last discard question asked the operator to type
+	attempts    map[string]int         // CommandID with attempt 0 → attempts so far (under busyMu)
+	resumeGated bool                   // the first step of a resumed run got its confirmation gate
 
 	// skippedChecks lists the verification steps an operator skipped, for the finishing gate.
 	skippedChecks []string
@@ -210,6 +216,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	} else {
 		e.emit(Event{Kind: EvNotice, Text: "cannot read the live upstream yet: " + err.Error()})
 	}
+	e.applyResume()
 	go e.sample(ctx)
 	go e.queue.pump(ctx, e.decisions)
 
@@ -217,6 +224,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	var runErr error
 	for i := 0; i < len(steps); {
 		st := steps[i]
+		if runErr = e.halted(st); runErr != nil {
+			break
+		}
 		if ph := e.plan.Phases[e.plan.PhaseOf(st.ID)].Name; ph != e.phase {
 			if e.phase != "" {
 				e.emit(Event{Kind: EvPhaseFinished})
@@ -224,7 +234,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.phase = ph
 			e.emit(Event{Kind: EvPhaseStarted})
 		}
-		out, err := e.step(ctx, st)
+		if e.resumeSkip(st) {
+			i++
+			continue
+		}
+		out, err := e.step(ctx, e.resumeGate(st))
 		switch out {
 		case outDone, outSkipped:
 			if out == outSkipped {
@@ -403,7 +417,7 @@ func (e *Engine) finish(err error) {
 	}
 	status := StatusDone
 	switch {
-	case errors.Is(err, ErrAborted), errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrAborted), errors.Is(err, context.Canceled), errors.Is(err, ErrHalted):
 		status = StatusAborted
 	case err != nil:
 		status = StatusFailed
@@ -411,7 +425,7 @@ func (e *Engine) finish(err error) {
 	sum := &Summary{Status: status, Elapsed: e.world.Clock.Now().Sub(e.started), Downtime: e.downtime, Live: e.live, State: e.state(), SkippedChecks: e.skippedChecks,
 		Users: e.totals}
 	if status != StatusDone {
-		sum.Next = e.next(rctx)
+		sum.Next = append(e.next(rctx), e.appsLeft(rctx)...)
 	}
 	ev := Event{Kind: EvPlanFinished, Status: status, Duration: sum.Elapsed, Summary: sum, Err: errString(err)}
 	switch status {

@@ -74,6 +74,8 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 		select {
 		case <-ctx.Done():
 			return Decision{}, ctx.Err()
+		case <-e.opt.Halt.Done():
+			return Decision{}, e.halted(st)
 		case <-timeout:
 			if g.Ready {
 				// The conditions hold and wait for the operator; only conditions that do not hold time out.

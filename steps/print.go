@@ -93,6 +93,11 @@ func (p *Printer) Print(ev Event) {
 		}
 	case EvGateDecided:
 		line = fmt.Sprintf("gate %s: %s by %s", ev.StepID, ev.Decision.Kind, ev.Decision.By)
+	case EvCommandFinished:
+		line = fmt.Sprintf("  %s %s: %s", ev.Host, ev.Status, ev.Text)
+		if ev.Err != "" {
+			line += " (" + ev.Err + ")"
+		}
 	case EvSwitched, EvRollingBack, EvRolledBack, EvRollbackAsk, EvNotice:
 		line = string(ev.Kind) + ": " + ev.Text
 	case EvPlanFinished:

@@ -242,32 +242,3 @@ func TestWatchDemo(t *testing.T) {
 		t.Fatalf("%d readings, want 3:\n%s", n, out)
 	}
 }
-
-// TestJournalFailureIsReported: a journal that stops recording (here: the disk is full) is said at
-// the end of the run, not dropped silently.
-func TestJournalFailureIsReported(t *testing.T) {
-	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full on this system")
-	}
-	_, _, errOut := runCLI(t, "demo", "--auto-approve", "--speed", "50", "--seed", "7", "--journal", "/dev/full")
-	if !strings.Contains(errOut, "the journal did not record every event") || !strings.Contains(errOut, "no space left on device") {
-		t.Errorf("stderr does not report the journal's failure:\n%s", tail(errOut))
-	}
-}
-
-// TestJournalNameIsOneFile: the default journal is one file in the journal directory whatever the
-// inventory's name holds.
-func TestJournalNameIsOneFile(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/state")
-	for name, want := range map[string]string{
-		"shop":                                   "shop-readonly-",
-		"shop (pitstop lab in /tmp/pitstop-lab)": "shop-pitstop-lab-in-tmp-pitstop-lab-readonly-",
-		"../..":                                  "inventory-readonly-",
-		"café":                                   "caf-readonly-",
-	} {
-		p := defaultJournal(name, "readonly")
-		if filepath.Dir(p) != "/state/pitstop/journal" || !strings.HasPrefix(filepath.Base(p), want) {
-			t.Errorf("defaultJournal(%q) = %s, want /state/pitstop/journal/%s…", name, p, want)
-		}
-	}
-}

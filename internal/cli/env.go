@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/charmbracelet/x/term"
 )
@@ -28,19 +25,6 @@ func defaultOperator() string {
 		}
 	}
 	return "operator"
-}
-
-func defaultJournal(inv, plan string) string {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = os.TempDir()
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	name := fmt.Sprintf("%s-%s-%s.jsonl", fileSafe(inv), plan, time.Now().Format("20060102T150405"))
-	return filepath.Join(dir, "pitstop", "journal", name)
 }
 
 // fileSafe makes an inventory's name usable in a file name: "shop (lab in /tmp/x)" would otherwise

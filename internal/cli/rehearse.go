@@ -100,7 +100,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
 		fmt.Fprintf(stdout, "rehearse: cleaning up: stopping and removing the copy in %s on %s\n", inv.Rehearsal.DataDir, inv.Rehearsal.Host)
-		j, jerr := steps.OpenJournal(s.journal.Path())
+		j, _, jerr := steps.OpenJournal(s.journal.Path())
 		out := io.Writer(stdout)
 		if jerr == nil {
 			defer j.Close()

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pitstop-ops/pitstop/demo"
 	"github.com/pitstop-ops/pitstop/internal/live"
+	"github.com/pitstop-ops/pitstop/internal/nginx"
 	"github.com/pitstop-ops/pitstop/internal/remote"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
@@ -62,8 +62,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		*seed = time.Now().UnixNano()
 	}
 	w := demo.NewWorld(inv, demo.Options{Speed: *speed, Fault: fault, Seed: *seed})
-	ctx, stop := signalContext()
-	defer stop()
+	ctx := s.sig.ctx
 	w.Start(ctx)
 	defer w.Close()
 	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
@@ -71,9 +70,13 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
-	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D]", stderr)
+	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D] [--resume JOURNAL | --new] [--acknowledge]", stderr)
 	f.register(fs, true)
 	cmdTimeout := fs.Duration("command-timeout", 0, "stop any one command on a host that runs longer than this, failing its step (0: no limit; e.g. 30m)")
+	var rf resumeFlags
+	fs.StringVar(&rf.journal, "resume", "", "resume the interrupted run recorded in this journal `FILE` (default: the newest unfinished run of this inventory and plan is resumed by itself)")
+	fs.BoolVar(&rf.fresh, "new", false, "start a new run even if an interrupted one of this inventory and plan is unfinished")
+	fs.BoolVar(&rf.acknowledge, "acknowledge", false, "with --auto-approve, resume even when the world differs from the journal in ways it does not explain")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
@@ -89,40 +92,61 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if inv == nil {
 		return code
 	}
+	from, code := chooseResume(inv, f.plan, rf, stderr)
+	if code >= 0 {
+		return code
+	}
+	var reclaim func(nginx.LockOwner) bool
+	if from != "" {
+		reclaim = reclaimFrom(from) // read before this run adds its own header to the journal
+		f.journal = from            // the resumed run goes on writing the same journal
+	}
 	s, code := prepare("run", inv, &f, stderr)
 	if s == nil {
 		return code
 	}
-	ctx, stop := signalContext()
-	defer stop()
+	s.resumeFrom = from
+	ctx := s.sig.ctx
 	if inv.Source == "demo" {
 		w := demo.NewWorld(inv, demo.Options{Speed: 1, Seed: time.Now().UnixNano()})
 		w.Start(ctx)
 		defer w.Close()
 		return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 	}
-	lopt := live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout}, Operator: f.operator,
+	lopt := live.Options{Parallel: f.parallel, Remote: remote.Options{CommandTimeout: *cmdTimeout, RunID: s.runID()}, Operator: f.operator,
 		Note: func(l string) { fmt.Fprintln(stderr, "pitstop run: note:", l) }}
 	if isTerminal() {
 		lopt.ConfirmTakeover = takeoverPrompt(stdout)
 	}
+	lopt.Reclaim = reclaim
 	w, err := live.OpenLocked(ctx, inv, lopt)
 	if err != nil {
 		s.abandon()
 		fmt.Fprintln(stderr, "pitstop run:", err)
-		return exitFailed
+		return s.sig.exitCode(exitFailed)
 	}
 	defer w.Close()
+	if from != "" {
+		if code := reconcile(ctx, inv, s, w.Ports(), rf, f.autoApprove, stdout, stderr); code >= 0 {
+			s.journal.Close()
+			return code
+		}
+	}
 	return drive(ctx, inv, s, w.Ports(), f, stdout, stderr)
 }
 
-// session is what a run needs before its world starts: the plan and the open journal.
+// session is what a run needs before its world starts: the plan, the open journal and the signals.
 type session struct {
 	// params are the run parameters set with --set, for the journal.
 	params  map[string]string
 	plan    *steps.Plan
 	journal *steps.Journal
-	created bool // the journal's file did not exist before this run
+	created bool // this run created the journal's file
+	sig     *runSignals
+	// resumeFrom is the journal of the interrupted run this one resumes ("" for a new run), and
+	// resume what it says, reconciled with the world.
+	resumeFrom string
+	resume     *steps.Resume
 }
 
 // prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the
@@ -147,22 +171,22 @@ func prepare(cmd string, inv *inventory.Inventory, f *runFlags, stderr io.Writer
 		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless\n", cmd)
 		return nil, exitBadInput
 	}
-	path := f.journal
-	if path == "" {
-		path = defaultJournal(inv.Name, plan.Name)
-	}
-	_, statErr := os.Stat(path)
-	j, err := steps.OpenJournal(path)
+	j, created, err := openJournal(inv, plan.Name, f.journal)
 	if err != nil {
-		fmt.Fprintf(stderr, "pitstop %s: cannot write the event journal: %v; pass --journal FILE in a directory you can write\n", cmd, err)
+		fmt.Fprintf(stderr, "pitstop %s: cannot write the event journal, so the run does not start: %v; free some space or pass --journal FILE in a directory you can write\n", cmd, err)
 		return nil, exitBadInput
 	}
-	return &session{params: params, plan: plan, journal: j, created: errors.Is(statErr, os.ErrNotExist)}, -1
+	s := &session{params: params, plan: plan, journal: j, created: created, sig: watchSignals()}
+	// A journal that stops recording (a full disk) stops the run at its next gate: the step running
+	// then finishes, nothing after it starts unrecorded.
+	j.OnFail = func(err error) { s.sig.halt.Halt("the journal cannot be written any more (" + err.Error() + ")") }
+	return s, -1
 }
 
 // abandon closes the journal of a run that never started, and removes its file when this run created
-// it: a failed connection leaves no empty journal behind.
+// it (the file's name is this run's own): a failed connection leaves no empty journal behind.
 func (s *session) abandon() {
+	s.sig.stop()
 	s.journal.Close()
 	if s.created {
 		os.Remove(s.journal.Path())
@@ -172,6 +196,8 @@ func (s *session) abandon() {
 // drive runs the plan against world, in the cockpit or headless, and closes the journal.
 func drive(ctx context.Context, inv *inventory.Inventory, s *session, world steps.World, f runFlags, stdout, stderr io.Writer) int {
 	plan, j := s.plan, s.journal
+	defer s.sig.stop()
+	tr := &tracker{plan: plan}
 	defer func() {
 		// A journal that stopped recording (disk full) must not go unnoticed: it is the record of
 		// who decided what.
@@ -181,15 +207,19 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	}()
 
 	var eng *steps.Engine
-	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator, Params: s.params}
+	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator, Params: s.params, Halt: s.sig.halt, Resume: s.resume}
 	if f.autoApprove {
 		pr := &steps.Printer{W: stdout}
-		opt.Emit = func(ev steps.Event) { j.Write(ev); pr.Print(ev) }
+		opt.Emit = func(ev steps.Event) { j.Write(ev); tr.see(ev); pr.Print(ev) }
 		fmt.Fprintf(stdout, "journal: %s\n", j.Path())
 		eng = steps.New(inv, plan, world, opt)
 		if err := eng.Run(ctx); err != nil {
-			fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
-			return exitFailed
+			if last := lastLine(inv, s.sig, tr, err); last != "" {
+				printLast(stderr, steps.Redact(last))
+			} else {
+				fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
+			}
+			return s.sig.exitCode(exitFailed)
 		}
 		return exitOK
 	}
@@ -198,6 +228,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	var summary atomic.Pointer[steps.Summary] // the plan's end, said again once the screen is gone
 	opt.Emit = func(ev steps.Event) {
 		j.Write(ev)
+		tr.see(ev)
 		ck.Emit(ev)
 		if ev.Kind == steps.EvPlanFinished && ev.Summary != nil {
 			summary.Store(ev.Summary)
@@ -207,6 +238,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	result := make(chan error, 1)
+	engineDone := make(chan struct{})
 	go func() {
 		var err error
 		defer func() {
@@ -217,13 +249,28 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 			}
 			ck.Done(err)
 			result <- err
+			close(engineDone)
 		}()
 		err = eng.Run(runCtx)
 	}()
-	if err := ck.Run(ctx); err != nil {
+	// After a halt (SIGHUP: the terminal is gone) the cockpit closes once the engine has stopped at
+	// its gate, and the engine is not cancelled: the running step finishes.
+	uiCtx, uiCancel := context.WithCancel(ctx)
+	defer uiCancel()
+	go func() {
+		select {
+		case <-s.sig.halt.Done():
+			<-engineDone
+			uiCancel()
+		case <-uiCtx.Done():
+		}
+	}()
+	if err := ck.Run(uiCtx); err != nil && s.sig.halt.Reason() == "" {
 		fmt.Fprintln(stderr, "pitstop: cockpit:", err)
 	}
-	cancel()
+	if s.sig.halt.Reason() == "" {
+		cancel()
+	}
 	err := <-result
 	fmt.Fprintf(stdout, "journal: %s\n", j.Path())
 	if sum := summary.Load(); sum != nil && sum.Status == steps.StatusDone && len(sum.SkippedChecks) > 0 {
@@ -236,8 +283,12 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
-		return exitFailed
+		if last := lastLine(inv, s.sig, tr, err); last != "" {
+			printLast(stderr, steps.Redact(last))
+		} else {
+			fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
+		}
+		return s.sig.exitCode(exitFailed)
 	}
 	return exitOK
 }

@@ -44,7 +44,7 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 		opt.Confirm = func(prompt, want string) bool { return typed(stdout, prompt, want) }
 		path := defaultJournal(inv.Name, "switch")
 		opt.Record = func(line string) {
-			j, err := steps.OpenJournal(path)
+			j, _, err := steps.OpenJournal(path)
 			if err != nil {
 				fmt.Fprintf(stderr, "pitstop switch: cannot record the forced switch in %s: %v\n", path, err)
 				return

@@ -28,6 +28,9 @@ type Options struct {
 	// ConfirmTakeover asks the operator, in a terminal, whether to take over a stale lock; the
 	// question names its owner. Without it a stale lock is refused like a live one.
 	ConfirmTakeover func(question string) bool
+	// Reclaim, when set, takes over without asking a stale lock whose owner it recognises: a resumed
+	// run takes back the lock of the run it resumes (same pid and machine as its journal's writer).
+	Reclaim func(owner nginx.LockOwner) bool
 	// Note receives what the lock could not do but the run can go on without (the database layer
 	// when production's database is down).
 	Note func(line string)

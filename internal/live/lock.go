@@ -40,9 +40,9 @@ func OpenLocked(ctx context.Context, inv *inventory.Inventory, opt Options) (*Wo
 	owner := nginx.NewOwner(opt.Operator)
 	err = w.Nginx.TakeLock(ctx, owner, "")
 	var held *nginx.LockHeldError
-	if errors.As(err, &held) && held.Stale != "" && opt.ConfirmTakeover != nil {
+	if errors.As(err, &held) && held.Stale != "" && (opt.ConfirmTakeover != nil || opt.Reclaim != nil) {
 		q := fmt.Sprintf("The pitstop lock %s on %s names %s and looks stale (%s). Take it over?", held.File, held.Host, held.Owner, held.Stale)
-		if opt.ConfirmTakeover(q) {
+		if (opt.Reclaim != nil && opt.Reclaim(held.Owner)) || (opt.ConfirmTakeover != nil && opt.ConfirmTakeover(q)) {
 			err = w.Nginx.TakeLock(ctx, owner, held.Owner.Token)
 			if err == nil && opt.Note != nil {
 				opt.Note(fmt.Sprintf("took over the stale pitstop lock of %s", held.Owner))

@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"github.com/pitstop-ops/pitstop/internal/shell"
+	"github.com/pitstop-ops/pitstop/inventory"
 )
 
 // maxContent keeps a candidate well under Linux's limit on one command-line argument (128 KiB): the
-// content travels as an argument of printf.
-const maxContent = 100 << 10
+// content travels as an argument of printf. The inventory is checked against the same limit at load.
+const maxContent = inventory.MaxUpstreamBytes
 
 // writeCommand replaces the upstream file with content atomically and keeps the current file as the
 // undo file (see undoFile). Each file is first copied with `cp -p` (so the new one keeps the old one's

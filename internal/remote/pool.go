@@ -38,6 +38,10 @@ type Options struct {
 	// Home is the home directory whose ~/.ssh is used (default os.UserHomeDir()); tests point it at a
 	// private one.
 	Home string
+	// RunID names the directory under ~/.cache/pitstop/runs on each host where detached commands
+	// keep their output and status (see RunDetached); default a random one per Pool. A resumed run
+	// passes the interrupted run's to re-attach to its commands.
+	RunID string
 }
 
 // Pool runs commands on the hosts of one inventory. It is safe for concurrent use; Close it when done.
@@ -83,6 +87,9 @@ func (c *conn) usable() bool {
 func New(inv *inventory.Inventory, opt Options) *Pool {
 	if opt.Home == "" {
 		opt.Home, _ = os.UserHomeDir()
+	}
+	if opt.RunID == "" {
+		opt.RunID = newRunID()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Pool{inv: inv, opt: opt, ctx: ctx, cancel: cancel, conns: map[string]*conn{}}

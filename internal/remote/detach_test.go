@@ -1,0 +1,216 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pitstop-ops/pitstop/internal/shell"
+	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
+)
+
+// collector gathers a command's output lines and calls on for each.
+type collector struct {
+	mu    sync.Mutex
+	lines []string
+	on    func(string)
+}
+
+func (c *collector) fn(_ steps.Stream, line string) {
+	c.mu.Lock()
+	c.lines = append(c.lines, line)
+	c.mu.Unlock()
+	if c.on != nil {
+		c.on(line)
+	}
+}
+
+func (c *collector) count(line string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, l := range c.lines {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+// ranLines counts the lines of a command's own log: proof of how often it ran.
+func ranLines(t *testing.T, log string) int {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("the command's log: %v", err)
+	}
+	return strings.Count(string(b), "ran\n")
+}
+
+// TestDetachedOutputAndStatus: a detached command streams its output and returns its exit status, on
+// a local host and over SSH alike.
+func TestDetachedOutputAndStatus(t *testing.T) {
+	h := newHome(t, homeOpts{})
+	for _, r := range runners {
+		t.Run(r.name, func(t *testing.T) {
+			p := h.pool(t, Options{}, map[string]string{"h": r.ssh})
+			c := &collector{}
+			err := p.RunDetached(context.Background(), "h", "s.h.0.1", "echo one; echo two >&2; sleep 0.3; echo three; exit 4", c.fn)
+			var xe *steps.ExitError
+			if !errors.As(err, &xe) || xe.Status != 4 || xe.Command != "echo one; echo two >&2; sleep 0.3; echo three; exit 4" {
+				t.Fatalf("err = %v, want exit 4 naming the command", err)
+			}
+			if c.count("one") != 1 || c.count("two") != 1 || c.count("three") != 1 {
+				t.Errorf("output %q", c.lines)
+			}
+			if err := p.RunDetached(context.Background(), "h", "s.h.1.1", "true", nil); err != nil {
+				t.Errorf("true: %v", err)
+			}
+		})
+	}
+}
+
+// TestDetachedCommandSurvivesADrop: the host's sshd dies while a command runs on it. The command
+// keeps running; RunDetached reconnects once sshd is back, re-attaches, and returns how the command
+// really ended, with its output once. The command's own log proves it ran exactly once.
+func TestDetachedCommandSurvivesADrop(t *testing.T) {
+	s := startDropSSHD(t)
+	h := newHome(t, homeOpts{knownHosts: []string{s.knownHostsLine()}})
+	p := h.pool(t, Options{}, map[string]string{"db1": rootAt(s)})
+	log := filepath.Join(t.TempDir(), "ran.log")
+	cmd := "echo started; sleep 2; echo ran >> " + shell.Quote(log) + "; echo finished"
+	var once sync.Once
+	c := &collector{on: func(line string) {
+		if line == "started" {
+			once.Do(func() {
+				go func() {
+					s.kill()
+					time.Sleep(500 * time.Millisecond)
+					must(t, s.start())
+				}()
+			})
+		}
+	}}
+	done := make(chan error, 1)
+	go func() { done <- p.RunDetached(context.Background(), "db1", "upgrade.db1.0.1", cmd, c.fn) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunDetached: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("RunDetached did not return")
+	}
+	if c.count("started") != 1 || c.count("finished") != 1 {
+		t.Errorf("output %q, want started and finished once each", c.lines)
+	}
+	if n := ranLines(t, log); n != 1 {
+		t.Errorf("the command ran %d times, want 1", n)
+	}
+	if p.dials.Load() < 2 {
+		t.Errorf("dials = %d, want a reconnection", p.dials.Load())
+	}
+}
+
+// TestDetachedCommandOutlivesItsController: the process following a command (what dies with
+// Pitstop) is killed with -9; the command goes on, and a new RunDetached with the same id re-attaches
+// to it instead of starting it again: it returns its whole output and its status.
+func TestDetachedCommandOutlivesItsController(t *testing.T) {
+	h := newHome(t, homeOpts{})
+	for _, r := range runners {
+		t.Run(r.name, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "ran.log")
+			cmd := "echo started; sleep 1; echo ran >> " + shell.Quote(log) + "; echo finished; exit 3"
+			first := h.pool(t, Options{}, map[string]string{"h": r.ssh})
+			ctx, cancel := context.WithCancel(context.Background())
+			if r.name == "local" {
+				// Kill the follower the way a dying Pitstop would leave it: -9, no cleanup.
+				dir := first.RunID() + "/job"
+				follow := exec.Command("sh", "-c", detachScript, "pitstop", dir, cmd)
+				follow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				out, _ := follow.StdoutPipe()
+				must(t, follow.Start())
+				buf := make([]byte, 8)
+				out.Read(buf)
+				syscall.Kill(-follow.Process.Pid, syscall.SIGKILL)
+				follow.Wait()
+			} else {
+				c := &collector{on: func(line string) {
+					if line == "started" {
+						cancel() // Pitstop's side goes away; nothing kills the command
+					}
+				}}
+				// Cancelling would kill it (abort): to leave it running, follow it without RunDetached.
+				err := first.runSSH(ctx, "h", mustTarget(t, first, "h"), "sh -c "+shell.Quote(detachScript)+" pitstop "+shell.Quote(first.RunID()+"/job")+" "+shell.Quote(cmd), c.fn)
+				if err == nil {
+					t.Fatal("the follower returned before it was cut")
+				}
+			}
+			cancel()
+			second := h.pool(t, Options{RunID: first.RunID()}, map[string]string{"h": r.ssh})
+			c := &collector{}
+			err := second.RunDetached(context.Background(), "h", "job", cmd, c.fn)
+			var xe *steps.ExitError
+			if !errors.As(err, &xe) || xe.Status != 3 {
+				t.Fatalf("re-attach: %v, want the command's exit 3", err)
+			}
+			if c.count("started") != 1 || c.count("finished") != 1 {
+				t.Errorf("re-attached output %q", c.lines)
+			}
+			if n := ranLines(t, log); n != 1 {
+				t.Errorf("the command ran %d times, want 1", n)
+			}
+		})
+	}
+}
+
+func mustTarget(t *testing.T, p *Pool, host string) (tg inventory.Target) {
+	t.Helper()
+	tg, err := p.target(host)
+	must(t, err)
+	return tg
+}
+
+// TestDetachedCancelKills: abort and rollback still stop the command on the host, its children too,
+// and its status records the kill.
+func TestDetachedCancelKills(t *testing.T) {
+	h := newHome(t, homeOpts{})
+	for _, r := range runners {
+		t.Run(r.name, func(t *testing.T) {
+			p := h.pool(t, Options{}, map[string]string{"h": r.ssh})
+			pidfile := filepath.Join(t.TempDir(), "pid")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := &collector{on: func(line string) {
+				if line == "ready" {
+					cancel()
+				}
+			}}
+			err := p.RunDetached(ctx, "h", "kill.h.0.1", "sleep 300 & echo $! > "+pidfile+"; echo ready; wait", c.fn)
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "killed on the host") {
+				t.Fatalf("err = %v, want context.Canceled and the kill said", err)
+			}
+			pid := readPid(t, pidfile)
+			deadline := time.Now().Add(5 * time.Second)
+			for !processGone(pid) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !processGone(pid) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("the command's child %d still runs after cancellation", pid)
+			}
+			home, _ := os.UserHomeDir()
+			status, err := os.ReadFile(filepath.Join(home, RunsDir, p.RunID(), "kill.h.0.1", "status"))
+			if err != nil || strings.TrimSpace(string(status)) != "137" {
+				t.Errorf("status file %q, %v; want 137", status, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package steps
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pitstop-ops/pitstop/inventory"
+)
+
+// TestResumeAfterACrash: a run "crashes" in the middle of the production upgrade (its journal stops
+// there, as with kill -9). A new engine resuming from that journal reconciles it with the world, does
+// not run again what finished (the switch, the pause), runs the rest, and finishes the plan.
+func TestResumeAfterACrash(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	f.block = make(chan struct{})
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crashed atomic.Bool
+	p, _ := Build(f.inv, PlanReadonly)
+	done := make(chan struct{})
+	e := New(f.inv, p, f.ports(), Options{AutoApprove: true, PollEvery: 5e6, Emit: func(ev Event) {
+		if crashed.Load() {
+			return
+		}
+		j.Write(ev)
+		if ev.Kind == EvOutput && strings.Contains(ev.Text, "running install") {
+			crashed.Store(true) // nothing after this reaches the journal
+			close(done)
+		}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- e.Run(ctx) }()
+	<-done
+	cancel()
+	<-errc
+	j.Close()
+	f.mu.Lock()
+	f.block = nil
+	pauses := countCalls(f.dbCalls, "pause db-b")
+	f.mu.Unlock()
+
+	r, err := ReadResume(path, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Reconcile(context.Background(), f.inv, p, f.ports())
+	for _, id := range []string{"preflight", "sync", "switch-to-backup", "pause-replay"} {
+		if !r.Done[id] {
+			t.Errorf("step %s not counted as done", id)
+		}
+	}
+	if r.Done["upgrade-production"] || len(r.Interrupted["upgrade-production"]) == 0 {
+		t.Errorf("upgrade-production: done %v, interrupted %v", r.Done["upgrade-production"], r.Interrupted)
+	}
+	if len(r.Unexplained) != 0 {
+		t.Errorf("unexplained: %v\n%s", r.Unexplained, strings.Join(r.Table(), "\n"))
+	}
+	table := strings.Join(r.Table(), "\n")
+	for _, want := range []string{"balancer file", "users on backup", "replay on db-b", "paused"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+
+	run := startRunWith(t, f, PlanReadonly, Options{AutoApprove: true, Resume: r})
+	ev, err := run.finished()
+	if err != nil || ev.Status != StatusDone {
+		t.Fatalf("resumed run: %v, %s", err, ev.Status)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := countCalls(f.dbCalls, "pause db-b"); n != pauses {
+		t.Errorf("replay paused %d times in all, want %d: the resumed run paused again", n, pauses)
+	}
+	if f.live != "production" || f.paused {
+		t.Errorf("end: live %s, paused %v", f.live, f.paused)
+	}
+	var gated, notAgain bool
+	for _, e := range run.seen {
+		if e.Kind == EvGateDecided && e.StepID == "upgrade-production" {
+			gated = true
+		}
+		if e.Kind == EvStepFinished && e.StepID == "switch-to-backup" && strings.Contains(e.Text, "not run again") {
+			notAgain = true
+		}
+		if e.Kind == EvSwitched && e.Change.To == "backup" {
+			t.Errorf("the resumed run switched to the backup again")
+		}
+	}
+	if !gated || !notAgain {
+		t.Errorf("gate before the first resumed step %v; switch-to-backup marked not run again %v", gated, notAgain)
+	}
+}
+
+func countCalls(calls []string, c string) int {
+	n := 0
+	for _, x := range calls {
+		if x == c {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReconcileFlagsADiscrepancy: the journal says users are on the backup, the balancer shows
+// production: shown, unexplained, and the switch is not counted as done.
+func TestReconcileFlagsADiscrepancy(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	p, _ := Build(f.inv, PlanReadonly)
+	r := &Resume{Done: map[string]bool{"preflight": true, "sync": true, "switch-to-backup": true}, Switched: "backup",
+		Progress: map[string]map[string]int{}, Attempts: map[string]int{}, Fenced: map[string]bool{}, Promoted: map[string]bool{},
+		Paused: map[string]bool{}, Interrupted: map[string][]string{}, switchedBy: map[string]inventory.Side{}, started: map[string]bool{}}
+	r.Reconcile(context.Background(), f.inv, p, f.ports())
+	if len(r.Unexplained) == 0 || !strings.Contains(r.Unexplained[0], "balancer file: the journal says users on backup, the world shows users on production") {
+		t.Errorf("unexplained %v", r.Unexplained)
+	}
+	if r.Done["switch-to-backup"] {
+		t.Errorf("a switch the balancer does not show is counted as done")
+	}
+}
