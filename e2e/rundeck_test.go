@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitstop-ops/pitstop/internal/shell"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
 )
@@ -141,7 +142,8 @@ func TestRundeckJobsUpgradeLab(t *testing.T) {
 	}
 	rd := newStandInRundeck(t, "lab-token", map[string]string{
 		"upgrade-shop": expand(want.Upgrade.Commands[0]),
-		"migrate-shop": want.Upgrade.Migrate.Commands[0],
+		// A job defined in Rundeck names its database itself: {database_url} is Pitstop's placeholder.
+		"migrate-shop": strings.ReplaceAll(want.Upgrade.Migrate.Commands[0], "{database_url}", shell.Quote(want.DatabaseURL())),
 	})
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rd.token"), []byte("lab-token\n"), 0o600); err != nil {
