@@ -322,20 +322,23 @@ func (e *Engine) applyResume() {
 	} else if r.Switched != "" {
 		e.prev = inventory.Backup
 	}
-	// The table goes to the output pane (and the headless output and the journal) line by line; the
-	// notice line says where it is.
+	// The notice comes first, then the table line by line (to the output pane, the headless output and
+	// the journal): the cockpit opens a section of its own for the resumed run at the notice.
+	text := fmt.Sprintf("%s %s: %d steps finished before; what the journal says and what the world shows follows in the output", ResumeNoticePrefix, r.Journal, len(r.Done))
+	if len(r.Unexplained) > 0 {
+		text += fmt.Sprintf("; %d discrepancies nothing explains (✗): confirming the next gate acknowledges them", len(r.Unexplained))
+	}
+	e.emit(Event{Kind: EvNotice, Text: text})
 	for _, l := range r.Table() {
 		e.emit(Event{Kind: EvOutput, Stream: Stdout, Text: l})
 	}
 	for _, u := range r.Unexplained {
 		e.emit(Event{Kind: EvOutput, Stream: Stderr, Text: "UNEXPLAINED: " + u})
 	}
-	text := fmt.Sprintf("resuming the run recorded in %s: %d steps finished before; what the journal says and what the world shows is in the output", r.Journal, len(r.Done))
-	if len(r.Unexplained) > 0 {
-		text += fmt.Sprintf("; %d discrepancies nothing explains (✗): confirming the next gate acknowledges them", len(r.Unexplained))
-	}
-	e.emit(Event{Kind: EvNotice, Text: text})
 }
+
+// ResumeNoticePrefix starts the notice a resumed run emits before its reconciliation table.
+const ResumeNoticePrefix = "resuming the run recorded in"
 
 // resumeSkip reports whether st was finished by the interrupted run, and then says so.
 func (e *Engine) resumeSkip(st *Step) bool {

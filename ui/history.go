@@ -71,6 +71,13 @@ func (m *Model) markSwitches(ev steps.Event) {
 // decision answers is still known.
 func (m *Model) section(ev steps.Event) {
 	switch ev.Kind {
+	case steps.EvNotice:
+		if j, ok := strings.CutPrefix(ev.Text, steps.ResumeNoticePrefix+" "); ok {
+			if i := strings.Index(j, ":"); i >= 0 {
+				j = j[:i]
+			}
+			m.out.rule("Resumed run (" + j + "): what the journal says and what the world shows")
+		}
 	case steps.EvRollingBack:
 		if ev.Change != nil {
 			m.out.rule(fmt.Sprintf("Rolling back: %s → %s%s", ev.Change.From, ev.Change.To, byWhom(ev.Text)))

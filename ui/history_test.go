@@ -196,3 +196,23 @@ func TestFinishGateAndEnd(t *testing.T) {
 		"retried: Upgrade production app hosts to 2.4.0 (1×)", "rolled back: backup → production by alice",
 		"users saw 3 failed reads", "27 writes refused")
 }
+
+// TestResumedRunHasItsOwnSection: the reconciliation of a resumed run sits under a header that says
+// so, not under whatever step came before.
+func TestResumedRunHasItsOwnSection(t *testing.T) {
+	h := newHarness(t, toUpgrading(fixtureInventory(2)))
+	h.events(
+		steps.Event{Kind: steps.EvNotice, Text: steps.ResumeNoticePrefix + " /tmp/j.jsonl: 4 steps finished before; what the journal says and what the world shows follows in the output"},
+		steps.Event{Kind: steps.EvOutput, Stream: steps.Stdout, Text: "balancer file   production   production   ✓"},
+	)
+	raw := h.m.out.raw
+	for i := len(raw) - 1; i >= 0; i-- {
+		if raw[i].rule {
+			if want := "Resumed run (/tmp/j.jsonl): what the journal says and what the world shows"; raw[i].text != want {
+				t.Errorf("the reconciliation is under %q, want %q", raw[i].text, want)
+			}
+			return
+		}
+	}
+	t.Error("no section header above the reconciliation")
+}
