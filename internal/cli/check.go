@@ -20,7 +20,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ok := live.Check(ctx, inv, stdout)
 	if !ok {
-		return exitFailed
+		return exitCode(ctx, exitFailed)
 	}
-	return exitOK
+	return exitCode(ctx, exitOK)
 }

@@ -9,11 +9,14 @@ import (
 	"io"
 	"strings"
 
+	"github.com/pitstop-ops/pitstop/internal/flagusage"
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
 // version is set at build time with -ldflags "-X github.com/pitstop-ops/pitstop/internal/cli.version=…".
-var version = "0.1.0-dev"
+var version = defaultVersion
+
+const defaultVersion = "0.1.0-dev"
 
 // Exit codes.
 const (
@@ -36,10 +39,13 @@ Usage:
   pitstop discover --balancer SSH --upstream NAME [--database DSN] [-o F]    draft an inventory from nginx and PostgreSQL
   pitstop import rundeck|ansible FILE [--production SEL ...] [-o FILE]       draft an inventory from Rundeck or Ansible nodes
   pitstop export rundeck -i FILE [--plan NAME]                               print a Rundeck job that runs a plan headless
+  pitstop completion bash|zsh|fish                                           print a shell completion script
+  pitstop version                                                            the version and the commit it was built from
 
   -i FILE is short for --inventory FILE; -i demo means the built-in demo inventory. Plans: readonly (default), reverse-sync.
-  pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags. pitstop --version prints the version.
-  Exit codes: 0 done, 1 the plan or the command failed, 2 bad input (flags, inventory, no terminal).
+  pitstop COMMAND --help (or pitstop help COMMAND) shows a command's flags.
+  Exit codes: 0 done, 1 the plan or the command failed, 2 bad input (flags, inventory, no terminal),
+  130 interrupted (SIGINT), 143 terminated (SIGTERM).
 `
 
 // Run runs the pitstop command line with args (without the program name) and returns the exit code.
@@ -57,8 +63,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	case "--version", "version":
-		fmt.Fprintln(stdout, "pitstop", version)
-		return exitOK
+		return cmdVersion(rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
 	case "run":
@@ -81,6 +86,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return cmdExport(rest, stdout, stderr)
 	case "rehearse":
 		return cmdRehearse(rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
 	return exitBadInput
@@ -125,7 +132,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: pitstop %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+		flagusage.Print(fs.Output(), fs)
 	}
 	return fs
 }

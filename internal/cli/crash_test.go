@@ -31,7 +31,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(Run(a, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	cleanup := setupCLITests()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // child is the command line running in another process.

@@ -47,5 +47,3 @@ func faultNames() string {
 	}
 	return b.String()
 }
-
-// signalContext is cancelled by SIGINT or SIGTERM; in the cockpit ctrl+c is a key, not a signal.

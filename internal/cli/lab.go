@@ -21,5 +21,5 @@ func cmdLab(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	fmt.Fprintln(stderr, err)
-	return exitFailed
+	return exitCode(ctx, exitFailed)
 }

@@ -56,9 +56,9 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := live.SwitchWith(ctx, inv, side, stdout, opt); err != nil {
 		fmt.Fprintln(stderr, "pitstop switch:", err)
-		return exitFailed
+		return exitCode(ctx, exitFailed)
 	}
-	return exitOK
+	return exitCode(ctx, exitOK)
 }
 
 // stdin is read by every typed confirmation of this process, through one buffer.

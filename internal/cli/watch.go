@@ -42,7 +42,7 @@ func cmdWatch(args []string, stdout, stderr io.Writer) int {
 		w, err := live.Open(ctx, inv, live.Options{})
 		if err != nil {
 			fmt.Fprintln(stderr, "pitstop watch:", err)
-			return exitFailed
+			return exitCode(ctx, exitFailed)
 		}
 		defer w.Close()
 		world = w.Ports()
@@ -50,13 +50,13 @@ func cmdWatch(args []string, stdout, stderr io.Writer) int {
 	for n := 0; *count == 0 || n < *count; n++ {
 		select {
 		case <-ctx.Done():
-			return exitOK
+			return exitCode(ctx, exitOK)
 		case <-world.Clock.After(*every):
 		}
 		r := steps.TakeReadings(ctx, world, inv, *every)
 		fmt.Fprintf(stdout, "%s %s\n", world.Clock.Now().Format("15:04:05"), steps.FormatReadings(&r))
 	}
-	return exitOK
+	return exitCode(ctx, exitOK)
 }
 
 // loadReal is loadInventory for commands that act on real hosts only: the demo inventory is refused,

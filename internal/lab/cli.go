@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pitstop-ops/pitstop/demo/app"
+	"github.com/pitstop-ops/pitstop/internal/flagusage"
 )
 
 // ErrUsage is wrapped by Main's errors about the command line itself: no or an unknown subcommand, a
@@ -80,7 +81,7 @@ func newFlagSet(name, synopsis, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet("pitstop lab "+name, flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s %s\n\n%s\n\nFlags:\n", fs.Name(), synopsis, about)
-		fs.PrintDefaults()
+		flagusage.Print(fs.Output(), fs)
 	}
 	return fs
 }
