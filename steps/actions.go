@@ -319,10 +319,11 @@ func (e *Engine) runHost(ctx context.Context, st *Step, hc HostCommands, prog ma
 		e.inflight[hc.Host] = cmd
 		e.noteCommand(hc.Host, st.ID, cmd, false)
 		e.busyMu.Unlock()
+		began := e.world.Clock.Now()
 		err := e.runOn(ctx, st, hc.Host, i, cmd, func(s Stream, line string) {
 			out <- Event{Kind: EvOutput, StepID: st.ID, Host: hc.Host, Stream: s, Text: line}
 		})
-		out <- commandFinished(ctx, st, hc.Host, cmd, err)
+		out <- timed(commandFinished(ctx, st, hc.Host, cmd, err), e.world.Clock.Now().Sub(began), err)
 		if err != nil {
 			e.busyMu.Lock()
 			e.noteCommand(hc.Host, st.ID, cmd, true)

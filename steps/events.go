@@ -58,6 +58,7 @@ type Event struct {
 	Status   Status        `json:"status,omitempty"`
 	Duration time.Duration `json:"duration,omitempty"`
 	Err      string        `json:"err,omitempty"`
+	Exit     *int          `json:"exit,omitempty"` // a command's exit status, when it ran to its end
 	Gate     *GateState    `json:"gate,omitempty"`
 	Decision *Decision     `json:"decision,omitempty"`
 	Readings *Readings     `json:"readings,omitempty"`
@@ -146,6 +147,8 @@ type Decision struct {
 	Kind DecisionKind `json:"kind"`
 	// By names who decided (an operator, or "auto-approve").
 	By string `json:"by"`
+	// From says where a decision sent from another terminal came from (its tty, e.g. "pts/3").
+	From string `json:"from,omitempty"`
 	// Force confirms a rollback to an upstream that is failing its probes.
 	Force bool `json:"force,omitempty"`
 	// Discard is what the operator typed to roll back away from a promoted backup that holds users'
@@ -171,8 +174,20 @@ type Readings struct {
 	Totals ProbeTotals `json:"totals"`
 	Err    string      `json:"err,omitempty"`
 
+	// Recent counts the probe's requests over the last poll interval only (Probe covers its window):
+	// what a report draws over time.
+	Recent RecentProbe `json:"recent"`
+
 	// recent summarises the probe over the last poll interval, for the downtime count.
 	recent ProbeStats
+}
+
+// RecentProbe counts the probe's requests over one poll interval.
+type RecentProbe struct {
+	Requests      int `json:"requests"`
+	Failed        int `json:"failed"`
+	Writes        int `json:"writes"`
+	WritesRefused int `json:"writes_refused"`
 }
 
 // Badge is a short state shown beside a host.

@@ -93,6 +93,9 @@ func (p *Printer) Print(ev Event) {
 		}
 	case EvGateDecided:
 		line = fmt.Sprintf("gate %s: %s by %s", ev.StepID, ev.Decision.Kind, ev.Decision.By)
+		if ev.Decision.From != "" {
+			line += " from " + ev.Decision.From
+		}
 	case EvCommandFinished:
 		line = fmt.Sprintf("  %s %s: %s", ev.Host, ev.Status, ev.Text)
 		if ev.Err != "" {

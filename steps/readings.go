@@ -48,6 +48,7 @@ func TakeReadings(ctx context.Context, w World, inv *inventory.Inventory, poll t
 	}
 	r.Probe = w.Probe.Stats(inv.Thresholds.Window)
 	r.recent = w.Probe.Stats(poll)
+	r.Recent = RecentProbe{Requests: r.recent.Requests, Failed: r.recent.Failed, Writes: r.recent.Writes, WritesRefused: r.recent.WritesRefused}
 	return r
 }
 

@@ -39,6 +39,7 @@ Usage:
   pitstop discover --balancer SSH --upstream NAME [--database DSN] [-o F]    draft an inventory from nginx and PostgreSQL
   pitstop import rundeck|ansible FILE [--production SEL ...] [-o FILE]       draft an inventory from Rundeck or Ansible nodes
   pitstop export rundeck -i FILE [--plan NAME]                               print a Rundeck job that runs a plan headless
+  pitstop report JOURNAL [-o FILE] [--markdown]                              the session report: one HTML file (or Markdown + SVG)
   pitstop completion bash|zsh|fish                                           print a shell completion script
   pitstop version                                                            the version and the commit it was built from
 
@@ -88,6 +89,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return cmdRehearse(rest, stdout, stderr)
 	case "completion":
 		return cmdCompletion(rest, stdout, stderr)
+	case "report":
+		return cmdReport(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
 	return exitBadInput

@@ -20,6 +20,7 @@ var commands = []struct{ name, about string }{
 	{"check", "preflight: reachability, host keys, nginx, databases"},
 	{"watch", "print replication lag and what users see"},
 	{"switch", "send users to production or backup"},
+	{"report", "write a session report from a journal"},
 	{"lab", "a real local lab on loopback"},
 	{"completion", "print a shell completion script"},
 	{"version", "print the version and VCS revision"},
