@@ -167,6 +167,9 @@ func (r *run) apply(ev steps.Event) {
 		}
 	case steps.EvGateDecided:
 		if ev.Decision != nil && ev.Decision.Kind == steps.Decline {
+			if ev.Decision.From != "" {
+				r.note(ev.StepID + ": " + ev.Decision.Past()) // sent from another terminal
+			}
 			return // the engine keeps the gate open and re-emits it as declined
 		}
 		if r.gate != nil && r.gate.StepID == ev.StepID {
@@ -176,6 +179,8 @@ func (r *run) apply(ev steps.Event) {
 		case d == nil:
 		case d.By == "conditions":
 			r.note(ev.StepID + ": its conditions hold, going on")
+		case d.From != "":
+			r.note(ev.StepID + ": " + d.Past()) // "bob approved from pts/3": sent from another terminal
 		default:
 			r.note(ev.StepID + ": " + string(d.Kind) + " by " + d.By)
 		}

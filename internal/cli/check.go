@@ -7,8 +7,9 @@ import (
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check -i FILE", stderr)
+	fs := newFlagSet("check", "check -i FILE [--json]", stderr)
 	file := inventoryFlag(fs, "", "inventory `FILE`")
+	asJSON := fs.Bool("json", false, "print one JSON object per check (see docs/pairing-and-scripting.md)")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
@@ -18,7 +19,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	ok := live.Check(ctx, inv, stdout)
+	out := stdout
+	if *asJSON {
+		cj := &checkJSON{out: &jsonLines{w: stdout}}
+		defer cj.Write([]byte("\n"))
+		out = cj
+	}
+	ok := live.Check(ctx, inv, out)
 	if !ok {
 		return exitCode(ctx, exitFailed)
 	}

@@ -28,11 +28,13 @@ const (
 const usage = `pitstop — a cockpit for upgrading an application behind nginx with (almost) no downtime
 
 Usage:
-  pitstop demo  [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]   rehearse on the simulated demo shop
-  pitstop run   -i FILE [--plan NAME] [--auto-approve]                       drive the upgrade on real hosts
-  pitstop plan  -i FILE [--plan NAME]                                        print every step and command; changes nothing
-  pitstop check -i FILE                                                      preflight: reachability, host keys, nginx, databases
-  pitstop watch -i FILE                                                      print replication lag and what users see
+  pitstop demo  [--plan NAME] [--fault NAME] [--speed N] [--headless]       rehearse on the simulated demo shop
+  pitstop run   -i FILE [--plan NAME] [--headless|--auto-approve] [--json]   drive the upgrade on real hosts
+  pitstop plan  -i FILE [--plan NAME] [--json]                               print every step and command; changes nothing
+  pitstop check -i FILE [--json]                                             preflight: reachability, host keys, nginx, databases
+  pitstop watch -i FILE [--json]                                             print replication lag and what users see
+  pitstop status -i FILE [--json]                                            where a running plan is: step, gate, conditions, who watches
+  pitstop approve|decline|retry|skip|rollback|abort -i FILE [--operator NAME]  decide at the gate a running plan waits at
   pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
   pitstop rehearse -i FILE [--auto-approve] [--cleanup]                      migrate a copy of production's database; predict the window
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on
@@ -91,6 +93,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return cmdCompletion(rest, stdout, stderr)
 	case "report":
 		return cmdReport(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
+	case "approve", "decline", "retry", "skip", "rollback", "abort":
+		return cmdDecide(cmd, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pitstop: unknown command %q\n\n%s", cmd, usage)
 	return exitBadInput
@@ -105,6 +111,8 @@ type runFlags struct {
 	journal     string
 	operator    string
 	sets        setFlag
+	headless    bool
+	json        bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
@@ -117,6 +125,7 @@ func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {
 	fs.StringVar(&f.journal, "journal", "", "append every event to this JSONL `FILE` (default: a new file under ~/.local/state/pitstop/journal)")
 	fs.StringVar(&f.operator, "operator", defaultOperator(), "who is driving, recorded with every decision")
 	fs.Var(&f.sets, "set", setUsage)
+	f.registerHeadless(fs)
 }
 
 // check rejects flag values no run can use.
@@ -127,7 +136,7 @@ func (f *runFlags) check() error {
 	if strings.TrimSpace(f.operator) == "" {
 		return errors.New("--operator is empty: name who is driving; it is recorded with every decision")
 	}
-	return nil
+	return f.checkHeadless()
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {

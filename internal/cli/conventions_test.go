@@ -61,6 +61,9 @@ func TestCompletionBash(t *testing.T) {
 		not   []string
 	}{
 		{"pitstop ru", []string{"run"}, []string{"demo"}},
+		{"pitstop ap", []string{"approve"}, []string{"demo"}},
+		{"pitstop status --j", []string{"--json"}, nil},
+		{"pitstop rollback --f", []string{"--force"}, nil},
 		{"pitstop demo --pl", []string{"--plan"}, nil},
 		{"pitstop run --plan ''", []string{"readonly", "reverse-sync"}, nil},
 		{"pitstop demo --fault ss", []string{"ssh-drop"}, nil},

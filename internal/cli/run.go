@@ -22,7 +22,7 @@ import (
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
-	fs := newFlagSet("demo", "demo [-i FILE] [--plan NAME] [--fault NAME] [--speed N] [--auto-approve]", stderr)
+	fs := newFlagSet("demo", "demo [-i FILE] [--plan NAME] [--fault NAME] [--speed N] [--headless|--auto-approve] [--json]", stderr)
 	f.register(fs, false)
 	file := inventoryFlag(fs, "demo", "rehearse this inventory `FILE` in the simulated world: its hosts, sides and commands, none of them contacted")
 	faultName := fs.String("fault", "", "inject a fault `NAME` to rehearse:"+faultNames())
@@ -42,7 +42,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	if !isSet(fs, "speed") {
 		*speed = 1
-		if f.autoApprove {
+		if f.autoApprove || f.headless {
 			*speed = 4
 		}
 	}
@@ -50,6 +50,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pitstop demo: --speed %g is out of range; use a factor from 0.1 to 1000\n", *speed)
 		return exitBadInput
 	}
+	f.inventory = *file
 	inv, code := loadInventory("demo", *file, stderr)
 	if inv == nil {
 		return code
@@ -70,7 +71,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
-	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--auto-approve] [--parallel N] [--command-timeout D] [--resume JOURNAL | --new] [--acknowledge]", stderr)
+	fs := newFlagSet("run", "run -i FILE [--plan NAME] [--headless|--auto-approve] [--json] [--parallel N] [--command-timeout D] [--resume JOURNAL | --new] [--acknowledge]", stderr)
 	f.register(fs, true)
 	cmdTimeout := fs.Duration("command-timeout", 0, "stop any one command on a host that runs longer than this, failing its step (0: no limit; e.g. 30m)")
 	var rf resumeFlags
@@ -167,8 +168,8 @@ func prepare(cmd string, inv *inventory.Inventory, f *runFlags, stderr io.Writer
 		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
 		return nil, exitBadInput
 	}
-	if !f.autoApprove && !isTerminal() {
-		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --auto-approve to run headless\n", cmd)
+	if !f.autoApprove && !f.headless && !isTerminal() {
+		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --headless (decisions from pitstop approve) or --auto-approve\n", cmd)
 		return nil, exitBadInput
 	}
 	j, created, err := openJournal(inv, plan.Name, f.journal)
@@ -208,20 +209,15 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 
 	var eng *steps.Engine
 	opt := steps.Options{Parallel: f.parallel, AutoApprove: f.autoApprove, Operator: f.operator, Params: s.params, Halt: s.sig.halt, Resume: s.resume}
-	if f.autoApprove {
-		pr := &steps.Printer{W: stdout}
-		opt.Emit = func(ev steps.Event) { j.Write(ev); tr.see(ev); pr.Print(ev) }
-		fmt.Fprintf(stdout, "journal: %s\n", j.Path())
-		eng = steps.New(inv, plan, world, opt)
-		if err := eng.Run(ctx); err != nil {
-			if last := lastLine(inv, s.sig, tr, err); last != "" {
-				printLast(stderr, steps.Redact(last))
-			} else {
-				fmt.Fprintln(stderr, "pitstop:", steps.Redact(err.Error()))
-			}
-			return s.sig.exitCode(exitFailed)
-		}
-		return exitOK
+	ctl, code := listenControl(inv, plan, j.Path(), f, stderr)
+	if code >= 0 {
+		return code
+	}
+	if ctl != nil {
+		defer ctl.Close()
+	}
+	if f.autoApprove || f.headless {
+		return headless(ctx, inv, s, tr, world, ctl, opt, f, stdout, stderr)
 	}
 	ck := ui.New(ui.Config{Inventory: inv, Plan: plan, Demo: !world.Live, Operator: f.operator, Journal: j.Path(),
 		Decide: func(d steps.Decision) { eng.Decide(d) }})
@@ -230,11 +226,13 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 		j.Write(ev)
 		tr.see(ev)
 		ck.Emit(ev)
+		ctl.Observe(ev)
 		if ev.Kind == steps.EvPlanFinished && ev.Summary != nil {
 			summary.Store(ev.Summary)
 		}
 	}
 	eng = steps.New(inv, plan, world, opt)
+	ctl.SetDecider(eng.Decide)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	result := make(chan error, 1)

@@ -44,13 +44,3 @@ func exitCode(ctx context.Context, code int) int {
 	}
 	return code
 }
-
-// errText says err for the last line of a run: a run cancelled by a signal says which signal,
-// instead of "context canceled".
-func errText(ctx context.Context, err error) string {
-	var se *signalError
-	if errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &se) {
-		return se.Error()
-	}
-	return err.Error()
-}

@@ -11,10 +11,11 @@ import (
 )
 
 func cmdWatch(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("watch", "watch -i FILE [--every D] [--count N]", stderr)
+	fs := newFlagSet("watch", "watch -i FILE [--every D] [--count N] [--json]", stderr)
 	file := inventoryFlag(fs, "", "inventory `FILE` (\"demo\" for the built-in demo shop)")
 	every := fs.Duration("every", time.Second, "how often to print a reading")
 	count := fs.Int("count", 0, "stop after N readings (0: until interrupted)")
+	asJSON := fs.Bool("json", false, "print each reading as one JSON object, a journal readings event (see docs/pairing-and-scripting.md)")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
 	}
@@ -54,6 +55,10 @@ func cmdWatch(args []string, stdout, stderr io.Writer) int {
 		case <-world.Clock.After(*every):
 		}
 		r := steps.TakeReadings(ctx, world, inv, *every)
+		if *asJSON {
+			(&jsonLines{w: stdout}).event(steps.Event{Seq: int64(n + 1), Time: world.Clock.Now(), Kind: steps.EvReadings, Readings: &r})
+			continue
+		}
 		fmt.Fprintf(stdout, "%s %s\n", world.Clock.Now().Format("15:04:05"), steps.FormatReadings(&r))
 	}
 	return exitCode(ctx, exitOK)
