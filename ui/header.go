@@ -16,19 +16,39 @@ func (m *Model) headerView(w int) string {
 	plan := s.Bold.Render(orText(m.run.planName, "?"))
 	state := st.Render(status) + " " + s.Bold.Render(clockDur(m.run.elapsed()))
 	clock := s.Normal.Render(m.now().Format("15:04:05"))
-	driver := s.Bold.Render(m.cfg.Operator)
+	driver := s.Dim.Render("driver ") + s.Bold.Render(m.cfg.Operator)
 	dot := s.Dim.Render(" · ")
-	// The roomiest form that fits; the narrowest keeps mode, plan, state and who drives.
-	for _, f := range [][2]string{
-		{mode + " " + s.Brand.Render("pitstop") + " " + inv + s.Dim.Render(" · plan ") + plan + dot + state, clock + s.Dim.Render(" · driver ") + driver},
+	watching := func(room int) string {
+		if t := watchersText(m.watchers, room); t != "" {
+			return dot + s.Dim.Render(t)
+		}
+		return ""
+	}
+	// The roomiest form that fits; every form keeps mode, state and "driver NAME", the narrower ones
+	// say who is attached by a count.
+	forms := [][2]string{
+		{mode + " " + s.Brand.Render("pitstop") + " " + inv + s.Dim.Render(" · plan ") + plan + dot + state, clock + dot + driver},
 		{mode + " " + inv + dot + plan + dot + state, clock + dot + driver},
 		{mode + " " + plan + dot + state, driver},
-	} {
-		if width(f[0])+width(f[1])+1 <= w {
-			return spread(f[0], f[1], w)
+		{mode + " " + state, driver},
+	}
+	// First the roomiest form that also says who is attached, then the roomiest that fits.
+	for _, needWatchers := range []bool{len(m.watchers) > 0, false} {
+		for _, f := range forms {
+			room := w - width(f[0]) - width(f[1]) - 1
+			if room < 0 {
+				continue
+			}
+			wt := watching(room - 3)
+			if needWatchers && wt == "" {
+				continue
+			}
+			return spread(f[0], f[1]+wt, w)
 		}
 	}
-	return fit(mode+" "+state+dot+driver, w)
+	// Narrower than any form: the driver's label first, the rest as fits.
+	right := fit(driver, max(w/2, 1))
+	return spread(fit(mode+" "+state, max(w-width(right)-1, 0)), right, w)
 }
 
 // status says in one word or two where the run is, with the style to say it in.

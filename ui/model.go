@@ -29,6 +29,9 @@ type Config struct {
 	Decide func(steps.Decision)
 	// Now is the wall clock shown in the header; nil means time.Now. Tests pin it.
 	Now func() time.Time
+	// Watchers lists the terminals attached to the cockpit's tmux session (nil: not known). It may
+	// run a program: the cockpit calls it in a command, every few seconds.
+	Watchers func() []Watcher
 }
 
 // Model is the cockpit's Bubble Tea model. Create it with NewModel.
@@ -51,6 +54,7 @@ type Model struct {
 	// outputShown is whether the last layout had room for the output pane, so a message pointing at
 	// the output can say where it is.
 	outputShown bool
+	watchers    []Watcher // attached terminals, newest list
 
 	// queue is where a Cockpit's Emit puts events; nil when the model is fed eventsMsg directly.
 	queue   *eventQueue
@@ -101,7 +105,7 @@ func NewModel(cfg Config) *Model {
 
 // Init asks the terminal for its background colour and starts the header clock.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, clockTick())
+	return tea.Batch(tea.RequestBackgroundColor, clockTick(), m.watchersCmd(0))
 }
 
 func clockTick() tea.Cmd {
@@ -158,6 +162,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, frameTick()
 	case clockMsg:
 		return m, clockTick()
+	case watchersMsg:
+		m.watchers = msg.list
+		return m, m.watchersCmd(watchersEvery)
 	case decisionSentMsg:
 		if msg.quit {
 			return m, tea.Quit

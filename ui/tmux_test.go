@@ -210,11 +210,11 @@ func TestDemoInTmux(t *testing.T) {
 		t.Fatalf("tmux resize-window: %v: %s", err, out)
 	}
 	// Only the narrow layout has one column (no separator where the 100-column screen had it) and
-	// the short header that names the driver without the word "driver".
+	// the short header, which still says "driver tester".
 	scr = s.waitFor("the 80x24 layout", 10*time.Second, func(scr string) bool {
 		header, _, _ := strings.Cut(scr, "\n")
-		return columnRows(scr) == 0 && strings.Contains(header, "DEMO") && strings.HasSuffix(strings.TrimSpace(header), "tester") &&
-			!strings.Contains(header, "driver tester") && liveSide(scr) != ""
+		return columnRows(scr) == 0 && strings.Contains(header, "DEMO") && strings.HasSuffix(strings.TrimSpace(header), "driver tester") &&
+			!strings.Contains(header, "plan readonly") && liveSide(scr) != ""
 	})
 	assertScreenFits(t, scr, 80)
 	s.shot("5-resized-80x24", scr)

@@ -10,6 +10,7 @@ import (
 	"github.com/pitstop-ops/pitstop/internal/control"
 	"github.com/pitstop-ops/pitstop/inventory"
 	"github.com/pitstop-ops/pitstop/steps"
+	"github.com/pitstop-ops/pitstop/ui"
 )
 
 func (f *runFlags) registerHeadless(fs *flag.FlagSet) {
@@ -108,3 +109,12 @@ func headless(ctx context.Context, inv *inventory.Inventory, s *session, tr *tra
 
 // attachedClients lists who watches the cockpit's tmux session.
 func attachedClients() []control.Client { return control.TmuxClients() }
+
+// watchers lists the terminals attached to the cockpit's tmux session, for its header.
+func watchers() []ui.Watcher {
+	var out []ui.Watcher
+	for _, c := range control.TmuxClients() {
+		out = append(out, ui.Watcher{User: c.User, TTY: c.TTY, ReadOnly: c.ReadOnly})
+	}
+	return out
+}

@@ -220,7 +220,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 		return headless(ctx, inv, s, tr, world, ctl, opt, f, stdout, stderr)
 	}
 	ck := ui.New(ui.Config{Inventory: inv, Plan: plan, Demo: !world.Live, Operator: f.operator, Journal: j.Path(),
-		Decide: func(d steps.Decision) { eng.Decide(d) }})
+		Decide: func(d steps.Decision) { eng.Decide(d) }, Watchers: watchers})
 	var summary atomic.Pointer[steps.Summary] // the plan's end, said again once the screen is gone
 	opt.Emit = func(ev steps.Event) {
 		j.Write(ev)
