@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pitstop-ops/pitstop/internal/cli"
 	"github.com/pitstop-ops/pitstop/internal/report"
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
@@ -27,6 +29,22 @@ func TestReportFromLabRun(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := cli.Run([]string{"run", "-i", l.Report.Inventory, "--auto-approve", "--journal", journal}, &out, &errb); code != 0 {
 		t.Fatalf("pitstop run: exit %d\n%s\n%s", code, tail(out.String(), 20), errb.String())
+	}
+	// pitstop check --json on the real lab: one documented object per check, all ok.
+	out.Reset()
+	if code := cli.Run([]string{"check", "-i", l.Report.Inventory, "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("pitstop check --json: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	checks := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var c struct{ Status, Host, Text string }
+		if err := json.Unmarshal([]byte(line), &c); err != nil || c.Text == "" || (c.Status != "ok" && c.Status != "note") {
+			t.Errorf("check --json line %q: %v", line, err)
+		}
+		checks++
+	}
+	if checks < 5 {
+		t.Errorf("check --json printed %d checks", checks)
 	}
 	evs, err := steps.ReadJournal(journal)
 	if err != nil {
@@ -65,10 +83,7 @@ func TestReportFromLabRun(t *testing.T) {
 		}
 	}
 	if _, err := exec.LookPath("chromium"); err != nil {
-		if os.Getenv("PITSTOP_REQUIRE_ALL") != "" {
-			t.Fatal("chromium is not installed (apt-get install -y chromium): the report's screenshot needs it")
-		}
-		t.Skip("chromium is not installed")
+		testenv.Missing(t, "chromium is not installed (apt-get install -y chromium): the report is checked in a real browser")
 	}
 	v, shot, err := report.Screenshot(html, t.TempDir())
 	if err != nil {

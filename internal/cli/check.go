@@ -22,7 +22,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	out := stdout
 	if *asJSON {
 		cj := &checkJSON{out: &jsonLines{w: stdout}}
-		defer cj.Write([]byte("\n"))
+		defer cj.flush()
 		out = cj
 	}
 	ok := live.Check(ctx, inv, out)

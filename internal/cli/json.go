@@ -59,7 +59,18 @@ func (c *checkJSON) Write(p []byte) (int, error) {
 	}
 }
 
+// flush writes a last line that had no newline.
+func (c *checkJSON) flush() {
+	if l := c.buf.String(); l != "" {
+		c.buf.Reset()
+		c.line(l)
+	}
+}
+
 func (c *checkJSON) line(l string) {
+	if strings.TrimSpace(l) == "" {
+		return
+	}
 	status, text := "note", strings.TrimSpace(l)
 	for prefix, s := range map[string]string{"ok ": "ok", "FAIL ": "fail", "note ": "note"} {
 		if strings.HasPrefix(l, prefix) {

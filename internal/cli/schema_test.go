@@ -210,7 +210,9 @@ func TestJSONWatchMatchesDocs(t *testing.T) {
 func TestJSONCheckMatchesDocs(t *testing.T) {
 	var b bytes.Buffer
 	c := &checkJSON{out: &jsonLines{w: &b}}
-	c.Write([]byte("ok    lb: reachable, host key known\nFAIL  db-prod: reachable: dial tcp: connection refused\nnote  reverse-sync plan not possible yet (x): y\nok    users: 100.0% over 3 requests\n"))
+	c.Write([]byte("ok    lb: reachable, host key known\nFAIL  db-prod: reachable: dial tcp: connection refused\nnote  reverse-sync plan not possible yet (x): y\nok    users: 100.0% over 3 requests"))
+	c.flush() // the last line had no newline
+	c.flush()
 	objs := decodeLines(t, b.String())
 	if len(objs) != 4 {
 		t.Fatalf("%d objects from 4 lines", len(objs))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pitstop-ops/pitstop/internal/cli"
 	"github.com/pitstop-ops/pitstop/internal/report"
+	"github.com/pitstop-ops/pitstop/internal/testenv"
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
@@ -117,7 +118,7 @@ func TestReportOpensInChromium(t *testing.T) {
 		t.Skip("runs a demo plan and chromium")
 	}
 	if _, err := exec.LookPath("chromium"); err != nil {
-		t.Skip("chromium is not installed (apt-get install -y chromium)")
+		testenv.Missing(t, "chromium is not installed (apt-get install -y chromium): the report is checked in a real browser")
 	}
 	j := demoJournal(t)
 	html := strings.TrimSuffix(j, ".jsonl") + ".html"
