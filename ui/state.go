@@ -168,7 +168,7 @@ func (r *run) apply(ev steps.Event) {
 	case steps.EvGateDecided:
 		if ev.Decision != nil && ev.Decision.Kind == steps.Decline {
 			if ev.Decision.From != "" {
-				r.note(ev.StepID + ": " + ev.Decision.Past()) // sent from another terminal
+				r.note(ev.Decision.Past() + ": " + ev.StepID) // sent from another terminal: who first
 			}
 			return // the engine keeps the gate open and re-emits it as declined
 		}
@@ -180,7 +180,7 @@ func (r *run) apply(ev steps.Event) {
 		case d.By == "conditions":
 			r.note(ev.StepID + ": its conditions hold, going on")
 		case d.From != "":
-			r.note(ev.StepID + ": " + d.Past()) // "bob approved from pts/3": sent from another terminal
+			r.note(d.Past() + ": " + ev.StepID) // "bob approved from pts/3": sent from another terminal, who first
 		default:
 			r.note(ev.StepID + ": " + string(d.Kind) + " by " + d.By)
 		}

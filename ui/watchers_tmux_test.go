@@ -73,6 +73,26 @@ func TestWatchersInTmux(t *testing.T) {
 	})
 	assertScreenFits(t, scr, 160)
 
+	// A decision from another terminal reaches the cockpit, which says who sent it and from where.
+	s.waitFor("the switch gate ready", 30*time.Second, has("waiting for you"))
+	ap := exec.Command(bin, "approve", "-i", "demo", "--operator", "bob")
+	ap.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
+	if err := ap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The note stays until the next one (the switch's own, a second or so later): look often.
+	seen := false
+	for end := time.Now().Add(10 * time.Second); !seen && time.Now().Before(end); time.Sleep(40 * time.Millisecond) {
+		out, _ := s.tmux("capture-pane", "-p", "-t", s.name)
+		seen = strings.Contains(out, "bob approved from pid ")
+	}
+	if err := ap.Wait(); err != nil {
+		t.Fatalf("pitstop approve from another process: %v", err)
+	}
+	if !seen {
+		t.Errorf("the cockpit never said \"bob approved from pid …\":\n%s", s.screen())
+	}
+
 	if out, err := s.tmux("resize-window", "-t", s.name, "-x", "80", "-y", "24"); err != nil {
 		t.Fatalf("resize-window: %v: %s", err, out)
 	}

@@ -231,7 +231,11 @@ func (s *Server) decideFor(req Request, p peer) Reply {
 	}
 	gs := steps.GateState{Allowed: g.Allowed}
 	if !gs.Allows(req.Decision) {
-		return Reply{Error: fmt.Sprintf("%s is not possible at gate %s; allowed: %v", req.Decision, g.ID, g.Allowed)}
+		var can []string
+		for _, k := range g.Allowed {
+			can = append(can, Command(k))
+		}
+		return Reply{Error: fmt.Sprintf("%s is not possible at gate %s (%s); here you can: %s", Command(req.Decision), g.ID, g.Prompt, strings.Join(can, ", "))}
 	}
 	if req.Decision == steps.Confirm && !g.Ready {
 		var unmet []string
@@ -295,6 +299,14 @@ func (s *Server) decideFor(req Request, p peer) Reply {
 			}
 		}
 	}
+}
+
+// Command is the pitstop command that sends decision k: approve for confirm, else its own name.
+func Command(k steps.DecisionKind) string {
+	if k == steps.Confirm {
+		return "approve"
+	}
+	return string(k)
 }
 
 func isEnd(state string) bool {

@@ -144,7 +144,7 @@ func TestRefusals(t *testing.T) {
 	if r := decide(Request{Decision: steps.Confirm, Operator: "bob"}); r.OK || !strings.Contains(r.Error, "cannot approve") || !strings.Contains(r.Error, "lag ok (now 1 KiB)") {
 		t.Errorf("conditions not holding: %+v", r)
 	}
-	if r := decide(Request{Decision: steps.Rollback, Operator: "bob"}); r.OK || !strings.Contains(r.Error, "rollback is not possible") {
+	if r := decide(Request{Decision: steps.Rollback, Operator: "bob"}); r.OK || !strings.Contains(r.Error, "rollback is not possible") || !strings.Contains(r.Error, "here you can: approve, decline, skip, abort") {
 		t.Errorf("a decision the gate does not allow: %+v", r)
 	}
 	old := f.srv.Status().Gate.ID

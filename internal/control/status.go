@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pitstop-ops/pitstop/steps"
@@ -116,7 +117,7 @@ type Reply struct {
 
 // Text is the status in a few lines for people.
 func (s *Status) Text() string {
-	out := fmt.Sprintf("%s plan on %s (%s, pid %d), driver %s, %s for %s\n", s.Plan, s.Inventory, s.Mode, s.PID, s.Driver, s.State, (time.Duration(s.Elapsed) * time.Second).String())
+	out := fmt.Sprintf("%s plan on %s (%s, pid %d), driver %s: %s, %s into the run\n", s.Plan, s.Inventory, s.Mode, s.PID, s.Driver, s.State, (time.Duration(s.Elapsed) * time.Second).String())
 	if s.Step != nil {
 		out += fmt.Sprintf("step   %s: %s (%s)\n", s.Step.ID, s.Step.Title, s.Step.Status)
 	}
@@ -125,7 +126,11 @@ func (s *Status) Text() string {
 		if g.Ready {
 			ready = "ready"
 		}
-		out += fmt.Sprintf("gate   %s (%s): %s — %s; allowed: %v\n", g.ID, g.Kind, g.Prompt, ready, g.Allowed)
+		var can []string
+		for _, k := range g.Allowed {
+			can = append(can, Command(k))
+		}
+		out += fmt.Sprintf("gate   %s (%s): %s — %s; you can: %s\n", g.ID, g.Kind, g.Prompt, ready, strings.Join(can, ", "))
 		if g.Reason != "" {
 			out += "       why: " + g.Reason + "\n"
 		}
