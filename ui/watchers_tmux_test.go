@@ -55,9 +55,14 @@ func TestWatchersInTmux(t *testing.T) {
 	if out, err := s.tmux("resize-window", "-t", s.name, "-x", "160", "-y", "30"); err != nil {
 		t.Fatalf("resize-window: %v: %s", err, out)
 	}
-	clients, _ := s.tmux("list-clients", "-t", s.name, "-F", "#{client_user} #{client_tty} #{client_readonly}")
+	// The clients attach on their own time.
+	var clients string
+	var lines []string
+	for end := time.Now().Add(10 * time.Second); len(lines) < 2 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		clients, _ = s.tmux("list-clients", "-t", s.name, "-F", "#{client_user} #{client_tty} #{client_readonly}")
+		lines = strings.Split(strings.TrimSpace(clients), "\n")
+	}
 	t.Logf("tmux list-clients:\n%s", clients)
-	lines := strings.Split(strings.TrimSpace(clients), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("want 2 clients attached to the cockpit, tmux says:\n%s", clients)
 	}
