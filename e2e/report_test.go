@@ -22,6 +22,7 @@ const baseReport = 21100
 // does, then renders the session report from its journal: every section and chart is there, the
 // commands carry their hosts and exit statuses, and Chromium renders the page to something not blank.
 func TestReportFromLabRun(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir()) // the run's control socket
 	l := startLab(t, baseReport, false)
 	startLoad(t, l)
 	dir := t.TempDir()

@@ -34,7 +34,8 @@ Usage:
   pitstop check -i FILE [--json]                                             preflight: reachability, host keys, nginx, databases
   pitstop watch -i FILE [--json]                                             print replication lag and what users see
   pitstop status -i FILE [--json]                                            where a running plan is: step, gate, conditions, who watches
-  pitstop approve|decline|retry|skip|rollback|abort -i FILE [--operator NAME]  decide at the gate a running plan waits at
+  pitstop approve -i FILE [--operator NAME]                                  confirm the gate a running plan waits at, from any terminal
+          (also decline, retry, skip, rollback, abort)
   pitstop switch -i FILE --to SIDE                                           send users to production or backup, proven by probes
   pitstop rehearse -i FILE [--auto-approve] [--cleanup]                      migrate a copy of production's database; predict the window
   pitstop lab   up|down|status|bench [--dir DIR] [--ssh]                     a real local lab on loopback to rehearse on

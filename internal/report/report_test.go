@@ -15,6 +15,17 @@ import (
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
+// TestMain keeps the control sockets of the demo runs out of the user's runtime directory.
+func TestMain(m *testing.M) {
+	rt, err := os.MkdirTemp("", "pitstop-report-rt-")
+	if err == nil {
+		os.Setenv("XDG_RUNTIME_DIR", rt)
+	}
+	code := m.Run()
+	os.RemoveAll(rt)
+	os.Exit(code)
+}
+
 // demoJournal runs a demo plan headless and returns its journal.
 func demoJournal(t *testing.T, args ...string) string {
 	t.Helper()

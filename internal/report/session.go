@@ -243,17 +243,6 @@ func (s *Session) addSample(t time.Time, r *steps.Readings, inv *inventory.Inven
 	s.Samples = append(s.Samples, smp)
 }
 
-// Decisions are the gates an operator (not the conditions) decided, in order.
-func (s *Session) Decisions() []Gate {
-	var out []Gate
-	for _, g := range s.Gates {
-		if g.Decision.By != "" && g.Decision.By != "conditions" || len(g.Declines) > 0 {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // Operators lists everyone who made a decision.
 func (s *Session) Operators() []string {
 	seen := map[string]bool{}
