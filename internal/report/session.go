@@ -112,7 +112,7 @@ func Build(events []steps.Event, journal string, inv *inventory.Inventory) *Sess
 	var phase *Span
 	openGate := -1
 	stepStart := map[string]time.Time{}
-	var fenceStart time.Time
+	fences := map[string]time.Time{} // side → when its database was fenced
 	for _, ev := range events {
 		if s.Start.IsZero() || ev.Time.Before(s.Start) {
 			s.Start = ev.Time
@@ -170,12 +170,17 @@ func Build(events []steps.Event, journal string, inv *inventory.Inventory) *Sess
 			if !replaced {
 				s.Steps = append(s.Steps, st)
 			}
-			if ev.Status == steps.StatusDone && strings.HasPrefix(ev.StepID, "fence") {
-				fenceStart = ev.Time
-			}
-			if ev.Status == steps.StatusDone && strings.HasPrefix(ev.StepID, "unfence") && !fenceStart.IsZero() {
-				s.Fenced = append(s.Fenced, Span{Name: "fenced", Start: fenceStart, End: ev.Time})
-				fenceStart = time.Time{}
+			// A fence step (fence-SIDE) holds until that side is unfenced or rebuilt as a standby.
+			if ev.Status == steps.StatusDone {
+				if side, ok := strings.CutPrefix(ev.StepID, "fence-"); ok {
+					fences[side] = ev.Time
+				}
+				for _, pre := range []string{"unfence-", "rebuild-"} {
+					if side, ok := strings.CutPrefix(ev.StepID, pre); ok && !fences[side].IsZero() {
+						s.Fenced = append(s.Fenced, Span{Name: side + " database fenced", Start: fences[side], End: ev.Time})
+						delete(fences, side)
+					}
+				}
 			}
 		case steps.EvCommandFinished:
 			s.Commands = append(s.Commands, Command{Time: ev.Time.Add(-ev.Duration), Step: ev.StepID, Host: ev.Host, Command: ev.Text, Duration: ev.Duration, Exit: ev.Exit, Err: ev.Err})
@@ -196,8 +201,8 @@ func Build(events []steps.Event, journal string, inv *inventory.Inventory) *Sess
 	if phase != nil {
 		phase.End = s.End
 	}
-	if !fenceStart.IsZero() {
-		s.Fenced = append(s.Fenced, Span{Name: "fenced (never lifted)", Start: fenceStart, End: s.End})
+	for side, t := range fences {
+		s.Fenced = append(s.Fenced, Span{Name: side + " database still fenced at the end", Start: t, End: s.End})
 	}
 	return s
 }
