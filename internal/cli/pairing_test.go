@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -168,6 +169,45 @@ func TestSkipAndAbortAskInATerminal(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// In a terminal, skip asks first: "n" sends nothing, the run stays at its gate.
+	frank := false
+	if _, err := exec.LookPath("tmux"); err == nil {
+		sock := fmt.Sprintf("pitstop-skipask-%d", os.Getpid())
+		tm := func(args ...string) string {
+			b, _ := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
+			return string(b)
+		}
+		defer tm("kill-server")
+		tm("new-session", "-d", "-x", "120", "-y", "20", "-s", "ask",
+			fmt.Sprintf("XDG_RUNTIME_DIR=%s %s skip -i demo --operator frank; echo SKIP-EXITED $?; sleep 60", rt, bin))
+		waitScreen := func(want string) string {
+			t.Helper()
+			for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				if scr := tm("capture-pane", "-p", "-t", "ask"); strings.Contains(scr, want) {
+					return scr
+				}
+			}
+			t.Fatalf("the terminal never showed %q:\n%s", want, tm("capture-pane", "-p", "-t", "ask"))
+			return ""
+		}
+		waitScreen("? [y/N]")
+		tm("send-keys", "-t", "ask", "n", "Enter")
+		waitScreen("SKIP-EXITED 1")
+		if scr := tm("capture-pane", "-p", "-t", "ask"); !strings.Contains(scr, "nothing sent") {
+			t.Errorf("answering n should send nothing:\n%s", scr)
+		}
+		// "y" sends it, credited to frank on that terminal.
+		tm("kill-session", "-t", "ask")
+		tm("new-session", "-d", "-x", "120", "-y", "20", "-s", "ask",
+			fmt.Sprintf("XDG_RUNTIME_DIR=%s %s skip -i demo --operator frank; echo SKIP-EXITED $?; sleep 60", rt, bin))
+		waitScreen("? [y/N]")
+		tm("send-keys", "-t", "ask", "y", "Enter")
+		scr := waitScreen("SKIP-EXITED")
+		if !strings.Contains(scr, "frank skipped from pts/") || !strings.Contains(scr, "SKIP-EXITED 0") {
+			t.Errorf("answering y should skip, from the terminal:\n%s", scr)
+		}
+		frank = true
+	}
 	msg, err := pitstop("abort", "-i", "demo")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(msg, "asks for confirmation in a terminal") {
@@ -177,7 +217,7 @@ func TestSkipAndAbortAskInATerminal(t *testing.T) {
 		t.Fatalf("abort --yes: %v %s", err, msg)
 	}
 	err = run.Wait()
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "abort by erin") {
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "abort by erin") || frank != strings.Contains(out.String(), "skip by frank from pts/") {
 		t.Errorf("the run after abort: %v\n%s", err, tail(out.String()))
 	}
 }
