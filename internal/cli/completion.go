@@ -156,7 +156,7 @@ _pitstop() {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "        --%s) COMPREPLY=($(compgen -W %q -- \"$cur\")); return ;;\n", k, strings.Join(vals[k], " "))
 	}
-	b.WriteString(`        -i) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W demo -- "$cur")); return ;;
+	b.WriteString(`        -i|--inventory) COMPREPLY=($(compgen -f -- "$cur") $(compgen -W demo -- "$cur")); return ;;
         --journal|-o|--dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     case "$cmd" in
@@ -196,7 +196,7 @@ func zshCompletion() string {
 	for _, k := range []string{"plan", "fault", "to"} {
 		fmt.Fprintf(&b, "        --%s) compadd -- %s; return ;;\n", k, strings.Join(vals[k], " "))
 	}
-	b.WriteString("        -i) compadd demo; _files; return ;;\n        --journal|-o|--dir) _files; return ;;\n    esac\n    case ${words[2]} in\n")
+	b.WriteString("        -i|--inventory) compadd demo; _files; return ;;\n        --journal|-o|--dir) _files; return ;;\n    esac\n    case ${words[2]} in\n")
 	for _, c := range commands {
 		switch c.name {
 		case "lab":
@@ -236,7 +236,7 @@ func fishCompletion() string {
 			switch {
 			case vals[f.name] != nil:
 				extra = " -x -a " + zshQuote(strings.Join(vals[f.name], " "))
-			case f.name == "i":
+			case f.name == "i" || f.name == "inventory":
 				extra = " -r -F -a demo"
 			case contains(fileFlags, f.name):
 				extra = " -r -F"

@@ -68,6 +68,7 @@ func TestCompletionBash(t *testing.T) {
 		{"pitstop run --plan ''", []string{"readonly", "reverse-sync"}, nil},
 		{"pitstop demo --fault ss", []string{"ssh-drop"}, nil},
 		{"pitstop switch --to ''", []string{"production", "backup"}, nil},
+		{"pitstop plan --inventory de", []string{"demo"}, nil},
 		{"pitstop lab ''", []string{"up", "down", "status", "bench"}, nil},
 		{"pitstop lab up --p", []string{"--port-base"}, nil},
 		{"pitstop completion ''", []string{"bash", "zsh", "fish"}, nil},

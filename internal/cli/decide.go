@@ -25,10 +25,13 @@ var decisionCommands = map[string]steps.DecisionKind{
 func cmdDecide(cmd string, args []string, stdout, stderr io.Writer) int {
 	kind := decisionCommands[cmd]
 	fs := newFlagSet(cmd, cmd+" -i FILE [--operator NAME] [--gate ID]", stderr)
-	file := fs.String("i", "", "the inventory `FILE` the run was started with (\"demo\" for the demo)")
-	operator := fs.String("operator", os.Getenv("PITSTOP_OPERATOR"), "who decides, recorded in the journal (default: your Unix user, as the kernel reports it to the run)")
+	file := inventoryFlag(fs, "", "the inventory `FILE` the run was started with (\"demo\" for the demo)")
+	operator := fs.String("operator", os.Getenv("PITSTOP_OPERATOR"), "who `NAME` decides, recorded in the journal (default: your Unix user, as the kernel reports it to the run)")
 	gate := fs.String("gate", "", "the gate `ID` (from pitstop status) this decision is for; refused if the run waits elsewhere (default: the gate waiting now, read just before)")
-	yes := fs.Bool("yes", false, "skip and abort: do not ask for confirmation")
+	yes := new(bool)
+	if kind == steps.Skip || kind == steps.Abort {
+		fs.BoolVar(yes, "yes", false, "do not ask for confirmation (for scripts; in a terminal "+cmd+" asks [y/N] first)")
+	}
 	force := false
 	if kind == steps.Rollback {
 		fs.BoolVar(&force, "force", false, "roll back even where the engine asks first (the previous side fails its checks, or holds fewer writes)")

@@ -19,7 +19,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("report", "report JOURNAL [-o report.html] [--markdown] [-i FILE]", stderr)
 	out := fs.String("o", "", "write the report to `FILE` (default: the journal's name with .html, or .md with --markdown)")
 	md := fs.Bool("markdown", false, "write Markdown, with each chart as an SVG file beside it (for a ticket or a wiki)")
-	invFile := fs.String("i", "", "the run's inventory `FILE`, to name the side behind each upstream address (optional)")
+	invFile := inventoryFlag(fs, "", "the run's inventory `FILE`, to name the side behind each upstream address (optional)")
 	// The journal may come before or after the flags.
 	var journal string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

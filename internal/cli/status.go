@@ -10,7 +10,7 @@ import (
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", "status -i FILE [--json]", stderr)
-	file := fs.String("i", "", "the inventory `FILE` the run was started with (\"demo\" for the demo)")
+	file := inventoryFlag(fs, "", "the inventory `FILE` the run was started with (\"demo\" for the demo)")
 	asJSON := fs.Bool("json", false, "print the status as one JSON object (see docs/pairing-and-scripting.md)")
 	if code := parse(fs, args, stdout); code >= 0 {
 		return code
@@ -42,7 +42,11 @@ func ask(cmd, file string, req control.Request, stderr io.Writer) (*control.Repl
 	rep, err := control.Ask(path, req)
 	switch {
 	case errors.Is(err, control.ErrNoRun):
-		fmt.Fprintf(stderr, "pitstop %s: no run of %s is going on (nothing listens on %s); start one with pitstop run -i %s\n", cmd, file, path, file)
+		start := "pitstop run -i " + file
+		if file == "demo" {
+			start = "pitstop demo --headless (or in a terminal, pitstop demo)"
+		}
+		fmt.Fprintf(stderr, "pitstop %s: no run of %s is going on (nothing listens on %s); start one with %s\n", cmd, file, path, start)
 		return nil, exitFailed
 	case err != nil:
 		fmt.Fprintf(stderr, "pitstop %s: %v\n", cmd, err)
