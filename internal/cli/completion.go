@@ -20,6 +20,9 @@ var commands = []struct{ name, about string }{
 	{"check", "preflight: reachability, host keys, nginx, databases"},
 	{"watch", "print replication lag and what users see"},
 	{"switch", "send users to production or backup"},
+	{"discover", "draft an inventory from nginx and PostgreSQL"},
+	{"import", "draft an inventory from Rundeck or Ansible nodes"},
+	{"export", "print a Rundeck job that runs a plan headless"},
 	{"status", "where a running plan is, from another terminal"},
 	{"approve", "confirm the gate a running plan waits at"},
 	{"decline", "say no at the gate a running plan waits at"},
@@ -37,6 +40,9 @@ var commands = []struct{ name, about string }{
 var labCommands = []string{"up", "down", "status", "bench"}
 
 var shells = []string{"bash", "zsh", "fish"}
+
+// firstArgs are the words a command takes before its flags.
+var firstArgs = map[string][]string{"import": {"rundeck", "ansible"}, "export": {"rundeck"}}
 
 func cmdCompletion(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("completion", "completion bash|zsh|fish", stderr)
@@ -174,6 +180,10 @@ _pitstop() {
 		case "help":
 			fmt.Fprintf(&b, "        help) opts=%q ;;\n", commandNames())
 		default:
+			if first := firstArgs[c.name]; first != nil {
+				fmt.Fprintf(&b, "        %s) if [[ $COMP_CWORD -eq 2 ]]; then opts=%q; else opts=%q; fi ;;\n", c.name, strings.Join(first, " "), dashed(flagsOf(c.name)))
+				continue
+			}
 			fmt.Fprintf(&b, "        %s) opts=%q ;;\n", c.name, dashed(flagsOf(c.name)))
 		}
 	}
@@ -210,6 +220,10 @@ func zshCompletion() string {
 		case "help":
 			fmt.Fprintf(&b, "        help) opts=(%s) ;;\n", commandNames())
 		default:
+			if first := firstArgs[c.name]; first != nil {
+				fmt.Fprintf(&b, "        %s) if (( CURRENT == 3 )); then opts=(%s); else opts=(%s); fi ;;\n", c.name, strings.Join(first, " "), dashed(flagsOf(c.name)))
+				continue
+			}
 			fmt.Fprintf(&b, "        %s) opts=(%s) ;;\n", c.name, dashed(flagsOf(c.name)))
 		}
 	}
@@ -261,6 +275,9 @@ func fishCompletion() string {
 			emit("__fish_seen_subcommand_from report", flagsOf(c.name))
 			b.WriteString("complete -c pitstop -n '__fish_seen_subcommand_from report' -F\n")
 		default:
+			if first := firstArgs[c.name]; first != nil {
+				fmt.Fprintf(&b, "complete -c pitstop -n '__fish_seen_subcommand_from %s' -a %s\n", c.name, zshQuote(strings.Join(first, " ")))
+			}
 			emit("__fish_seen_subcommand_from "+c.name, flagsOf(c.name))
 		}
 	}

@@ -69,6 +69,8 @@ func TestCompletionBash(t *testing.T) {
 		{"pitstop demo --fault ss", []string{"ssh-drop"}, nil},
 		{"pitstop switch --to ''", []string{"production", "backup"}, nil},
 		{"pitstop plan --inventory de", []string{"demo"}, nil},
+		{"pitstop import ''", []string{"rundeck", "ansible"}, nil},
+		{"pitstop import rundeck --pro", []string{"--production"}, nil},
 		{"pitstop lab ''", []string{"up", "down", "status", "bench"}, nil},
 		{"pitstop lab up --p", []string{"--port-base"}, nil},
 		{"pitstop completion ''", []string{"bash", "zsh", "fish"}, nil},
