@@ -199,3 +199,11 @@ func TestVersionHasRevision(t *testing.T) {
 		t.Errorf("pitstop version in a test binary: %q", plain)
 	}
 }
+
+// TestJSONNeedsHeadless: the cockpit has the screen, so --json alone is refused before anything starts.
+func TestJSONNeedsHeadless(t *testing.T) {
+	code, _, errOut := runCLI(t, "demo", "--json")
+	if code != 2 || !strings.Contains(errOut, "--json needs --headless or --auto-approve") {
+		t.Errorf("demo --json: exit %d, %q", code, errOut)
+	}
+}
