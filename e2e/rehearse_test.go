@@ -279,8 +279,8 @@ func TestRehearseCleanupAfterAbortAndKill(t *testing.T) {
 	p := startRehearse(t, l.Report.Inventory)
 	waitMigrating(t, p)
 	p.cmd.Process.Signal(syscall.SIGINT)
-	if code := p.wait(t, time.Minute); code != 1 {
-		t.Errorf("interrupted rehearse exited %d, want 1", code)
+	if code := p.wait(t, time.Minute); code != 130 {
+		t.Errorf("interrupted rehearse exited %d, want 130 (SIGINT)", code)
 	}
 	if !strings.Contains(p.out.String(), "clean-up done") {
 		t.Errorf("the interrupted rehearsal did not say it cleaned up")

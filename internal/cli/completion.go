@@ -20,6 +20,7 @@ var commands = []struct{ name, about string }{
 	{"check", "preflight: reachability, host keys, nginx, databases"},
 	{"watch", "print replication lag and what users see"},
 	{"switch", "send users to production or backup"},
+	{"rehearse", "migrate a copy of production's database; predict the window"},
 	{"discover", "draft an inventory from nginx and PostgreSQL"},
 	{"import", "draft an inventory from Rundeck or Ansible nodes"},
 	{"export", "print a Rundeck job that runs a plan headless"},

@@ -112,7 +112,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(out, "rehearse: clean-up done")
 		}
 	}
-	return code
+	return exitCode(ctx, code) // 130 after SIGINT, like every command
 }
 
 // overheads reads the readonly plan's switch and gate overheads from file, or, when file is empty,
