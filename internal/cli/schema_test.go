@@ -287,7 +287,7 @@ func TestJSONHeadlessAndStatusMatchDocs(t *testing.T) {
 	for _, e := range events {
 		kinds[e.(map[string]any)["kind"].(string)] = true
 	}
-	for _, k := range []string{"plan-started", "gate-waiting", "gate-decided", "command-done", "readings", "switched", "plan-finished"} {
+	for _, k := range []string{"plan-started", "gate-waiting", "gate-decided", "command-finished", "readings", "switched", "plan-finished"} {
 		if !kinds[k] {
 			t.Errorf("no %s event on stdout", k)
 		}

@@ -97,6 +97,8 @@ func exitText(c Command) string {
 		return "0"
 	case c.Exit != nil:
 		return fmt.Sprintf("%d", *c.Exit)
+	case c.Err == "":
+		return "not recorded" // a journal from before exit statuses were kept
 	}
 	return "none: " + c.Err
 }
