@@ -147,6 +147,9 @@ func (s *Server) handle(c *net.UnixConn) {
 	c.SetDeadline(time.Now().Add(AnswerTimeout + 5*time.Second))
 	var req Request
 	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if len(line) == 0 {
+		return // a liveness check (Listen of a second run) or a client gone: nobody to answer
+	}
 	if err == nil {
 		err = json.Unmarshal(line, &req)
 	}
@@ -163,7 +166,36 @@ func (s *Server) handle(c *net.UnixConn) {
 		rep = Reply{Error: fmt.Sprintf("unknown op %q: status or decide", req.Op)}
 	}
 	b, _ := json.Marshal(rep)
-	c.Write(append(b, '\n'))
+	sendNoSignal(c, append(b, '\n'))
+}
+
+// sendNoSignal writes b to c with MSG_NOSIGNAL: a client that went away must not raise SIGPIPE in
+// the run, which treats SIGPIPE as its own output gone and halts (Go delivers SIGPIPE for every
+// descriptor once a program asks for it).
+func sendNoSignal(c *net.UnixConn, b []byte) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		for len(b) > 0 {
+			n, e := syscall.SendmsgN(int(fd), b, nil, nil, syscall.MSG_NOSIGNAL)
+			if e == syscall.EAGAIN {
+				return false // wait until writable
+			}
+			if e != nil {
+				werr = e
+				return true
+			}
+			b = b[n:]
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
 }
 
 // peer is who is on the other end of a connection.

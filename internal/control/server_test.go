@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,5 +230,36 @@ func TestParseClients(t *testing.T) {
 	got := parseClients("alice\t/dev/pts/1\t0\nbob\t/dev/pts/3\t1\n")
 	if len(got) != 2 || got[1] != (Client{User: "bob", TTY: "pts/3", ReadOnly: true}) || got[0].ReadOnly {
 		t.Errorf("parseClients = %+v", got)
+	}
+}
+
+// TestNoSIGPIPEWhenAClientLeaves: a client that leaves before its answer (or a liveness check that
+// only connects) must not raise SIGPIPE in the run: runs treat SIGPIPE as their output gone.
+func TestNoSIGPIPEWhenAClientLeaves(t *testing.T) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+	f, path := startFake(t)
+	f.openGate("switch", false)
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			c.Write([]byte(`{"op":"status"}` + "\n")) // asks, then leaves before the answer
+		}
+		c.Close()
+	}
+	if _, err := Listen(path, Info{}, nil); !errors.Is(err, ErrInUse) {
+		t.Fatalf("liveness check: %v", err)
+	}
+	if r, err := Ask(path, Request{Op: "status"}); err != nil || !r.OK {
+		t.Fatalf("status after: %v", err)
+	}
+	select {
+	case <-sigs:
+		t.Fatal("SIGPIPE raised by the server")
+	case <-time.After(300 * time.Millisecond):
 	}
 }
