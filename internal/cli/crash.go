@@ -25,8 +25,13 @@ const (
 
 // runSignals is what a run does about signals. SIGINT and SIGTERM cancel ctx: the running step is
 // stopped (its commands killed) and the run ends. SIGHUP (the terminal or the SSH session to this
-// machine was lost) and SIGPIPE (the output went away) never cut a step: they halt the run at its
-// next gate. Without this, SIGHUP killed the process mid-step and a broken stdout pipe did too.
+// machine was lost) and a broken output pipe never cut a step: they halt the run at its next gate.
+// Without this, SIGHUP killed the process mid-step and a broken stdout pipe did too.
+//
+// SIGPIPE itself is ignored, not watched: once a Go program asks for SIGPIPE, a write to ANY broken
+// socket raises it — a probe's keep-alive connection that nginx closed at a reload would then halt the
+// run. Ignored, such a write fails with EPIPE where it happens; the run's own output reports a broken
+// pipe through brokenOutput, which halts the run.
 type runSignals struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -41,14 +46,13 @@ type runSignals struct {
 func watchSignals() *runSignals {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runSignals{ctx: ctx, cancel: cancel, halt: steps.NewHalter(), ch: make(chan os.Signal, 8)}
-	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	signal.Ignore(syscall.SIGPIPE)
+	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for sig := range s.ch {
 			switch sig {
 			case syscall.SIGHUP:
 				s.halt.Halt("SIGHUP: the terminal or the SSH session to this machine was lost")
-			case syscall.SIGPIPE:
-				s.halt.Halt("SIGPIPE: the run's output went away")
 			default:
 				s.mu.Lock()
 				if s.got == nil {
@@ -229,4 +233,20 @@ func printLast(w io.Writer, line string) {
 	if line != "" {
 		fmt.Fprintln(w, line)
 	}
+}
+
+// brokenOutput wraps the run's output: the first write that fails because the reader went away (a
+// `| tee` that died) halts the run at its next gate, as SIGHUP does.
+type brokenOutput struct {
+	w    io.Writer
+	halt *steps.Halter
+	once sync.Once
+}
+
+func (b *brokenOutput) Write(p []byte) (int, error) {
+	n, err := b.w.Write(p)
+	if err != nil && errors.Is(err, syscall.EPIPE) {
+		b.once.Do(func() { b.halt.Halt("the run's output went away (broken pipe)") })
+	}
+	return n, err
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -400,5 +401,75 @@ func TestCockpitLostTerminal(t *testing.T) {
 	}
 	if !upgraded {
 		t.Errorf("upgrade-production did not finish after the terminal was lost")
+	}
+}
+
+// TestBrokenOutputStopsAtTheNextGate: a stray SIGPIPE (what any write to a broken socket would raise
+// if the run asked for SIGPIPE) changes nothing; when the run's own output goes away (the reader of
+// its stdout pipe died), the running step finishes and the run stops at the next gate.
+func TestBrokenOutputStopsAtTheNextGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo in a child process")
+	}
+	journal := filepath.Join(t.TempDir(), "j.jsonl")
+	a, _ := json.Marshal([]string{"demo", "--auto-approve", "--speed", "4", "--seed", "7", "--journal", journal})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PITSTOP_CLI_CHILD="+string(a))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = pw, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "step sync started") {
+			if err := cmd.Process.Signal(syscall.SIGPIPE); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if strings.Contains(sc.Text(), "step upgrade-production started") {
+			break
+		}
+	}
+	pr.Close() // the reader goes away mid-step
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the run did not stop after its output went away")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitFailed {
+		t.Errorf("exit %d, want %d\n%s", code, exitFailed, errb.String())
+	}
+	evs, err := steps.ReadJournal(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.Kind != steps.EvPlanFinished || !strings.Contains(last.Err, "broken pipe") {
+		t.Errorf("last journal event %s %q, want plan-finished halted by the broken pipe", last.Kind, last.Err)
+	}
+	var upgraded, migrated bool
+	for _, ev := range evs {
+		if ev.Kind == steps.EvStepFinished && ev.StepID == "upgrade-production" && ev.Status == steps.StatusDone {
+			upgraded = true
+		}
+		if ev.Kind == steps.EvStepStarted && ev.StepID == "migrate-production" {
+			migrated = true
+		}
+	}
+	if !upgraded || migrated {
+		t.Errorf("the step running when the output went away should finish (%v) and the next not start (%v)", upgraded, migrated)
 	}
 }

@@ -65,6 +65,9 @@ func listenControl(inv *inventory.Inventory, plan *steps.Plan, journal string, f
 func headless(ctx context.Context, inv *inventory.Inventory, s *session, tr *tracker, world steps.World, ctl *control.Server,
 	opt steps.Options, f runFlags, stdout, stderr io.Writer) int {
 	plan, j := s.plan, s.journal
+	if s.sig != nil {
+		stdout = &brokenOutput{w: stdout, halt: s.sig.halt}
+	}
 	var print func(steps.Event)
 	if f.json {
 		jl := &jsonLines{w: stdout}
