@@ -48,6 +48,9 @@ type JournalHeader struct {
 	Inventory string    `json:"inventory"` // absolute path of the inventory file, or "demo"
 	PID       int       `json:"pid"`
 	Host      string    `json:"host"`
+	// Run identifies the run across resumes: new for a new run, the interrupted run's for a resumed
+	// one. Detached commands keep their output under it on each host.
+	Run string `json:"run,omitempty"`
 }
 
 // OpenJournal opens the journal at path to append to it, creating it and its directory if needed.
@@ -100,6 +103,9 @@ func (j *Journal) Path() string { return j.path }
 // written this far must not start.
 func (j *Journal) Begin(h JournalHeader) error {
 	h.Kind = EvJournalOpened
+	if h.Time.IsZero() {
+		h.Time = time.Now()
+	}
 	if h.Host == "" {
 		h.Host, _ = os.Hostname()
 	}

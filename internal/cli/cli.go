@@ -114,6 +114,8 @@ type runFlags struct {
 	sets        setFlag
 	headless    bool
 	json        bool
+	// resuming is set (not a flag) when the run continues the journal it names.
+	resuming bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, withInventory bool) {

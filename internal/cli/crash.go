@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -196,7 +201,16 @@ func defaultJournal(inv, plan string) string {
 // openJournal opens the run's journal: the file --journal names (appended to), or a new file with a
 // name no other run has in the journal directory. It writes the journal's first line and fsyncs it:
 // a run whose journal cannot be written does not start. created reports whether the file is new.
-func openJournal(inv *inventory.Inventory, plan string, path string) (j *steps.Journal, created bool, err error) {
+//
+// The header carries the run's ID (see session.runID): a new one, or, when resuming, the ID of the run
+// the journal's last header names, so the resumed run re-attaches to that run's commands.
+func openJournal(inv *inventory.Inventory, plan string, path string, resuming bool) (j *steps.Journal, created bool, err error) {
+	run := hex.EncodeToString(randomBytes(8))
+	if resuming {
+		if h, herr := lastHeader(path); herr == nil && h.Run != "" {
+			run = h.Run
+		}
+	}
 	if path == "" {
 		j, err = steps.CreateJournal(journalDir(), fileSafe(inv.Name)+"-"+plan, time.Now())
 		created = err == nil
@@ -212,7 +226,7 @@ func openJournal(inv *inventory.Inventory, plan string, path string) (j *steps.J
 			src = abs
 		}
 	}
-	if err := j.Begin(steps.JournalHeader{Plan: plan, Inventory: src, Text: "pitstop " + version}); err != nil {
+	if err := j.Begin(steps.JournalHeader{Plan: plan, Inventory: src, Text: "pitstop " + version, Run: run}); err != nil {
 		j.Close()
 		if created {
 			os.Remove(j.Path())
@@ -224,8 +238,56 @@ func openJournal(inv *inventory.Inventory, plan string, path string) (j *steps.J
 
 // runID names this run's directory of detached commands on each host (see remote.RunDetached): the
 // journal's file name, unique per run, so a journal leads to the commands' output and status.
+//
+// The name alone is not enough: `--journal run.jsonl` in another directory, a rerun given the same name,
+// or a new run appended to an old journal would find an earlier run's directory on the host and take
+// its finished commands for its own (re-attaching instead of running them). So the ID adds the run's
+// own ID from its journal header: new for every run, kept by a resumed run.
 func (s *session) runID() string {
-	return strings.TrimSuffix(filepath.Base(s.journal.Path()), ".jsonl")
+	name := strings.TrimSuffix(filepath.Base(s.journal.Path()), ".jsonl")
+	h, err := lastHeader(s.journal.Path())
+	if err != nil || h.Run == "" {
+		return name + "-" + hex.EncodeToString(randomBytes(6))
+	}
+	return name + "-" + h.Run
+}
+
+// lastHeader returns the last journal-opened line of the journal at path: the header of the run that
+// wrote to it last (this run's, once it has begun).
+func lastHeader(path string) (steps.JournalHeader, error) {
+	var last steps.JournalHeader
+	f, err := os.Open(path)
+	if err != nil {
+		return last, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	found := false
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte(`"kind":"journal-opened"`)) {
+			continue
+		}
+		var h steps.JournalHeader
+		if json.Unmarshal(line, &h) == nil && h.Kind == steps.EvJournalOpened {
+			last, found = h, true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return last, err
+	}
+	if !found {
+		return last, errors.New("no journal-opened line")
+	}
+	return last, nil
+}
+
+// randomBytes returns n random bytes (zeros if the system has none to give).
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }
 
 // printLast writes the last line, if any.

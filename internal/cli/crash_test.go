@@ -246,7 +246,7 @@ func TestJournalNamesAreUnique(t *testing.T) {
 		"café":                                   "caf-readonly-",
 	} {
 		for range 3 {
-			j, created, err := openJournal(&inventory.Inventory{Name: name, Source: "demo"}, "readonly", "")
+			j, created, err := openJournal(&inventory.Inventory{Name: name, Source: "demo"}, "readonly", "", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -471,5 +471,39 @@ func TestBrokenOutputStopsAtTheNextGate(t *testing.T) {
 	}
 	if !upgraded || migrated {
 		t.Errorf("the step running when the output went away should finish (%v) and the next not start (%v)", upgraded, migrated)
+	}
+}
+
+// TestRunIDIsPerRun: detached commands keep their output and status on the host under the run's ID.
+// Two runs whose journals share a name (the same --journal name in two directories, a rerun, a new run
+// appended to an old journal) must get different IDs, or the later one would take the earlier one's
+// finished commands for its own; a resumed run must get the interrupted run's ID to re-attach.
+func TestRunIDIsPerRun(t *testing.T) {
+	inv := &inventory.Inventory{Name: "shop", Source: "demo"}
+	open := func(path string, resuming bool) string {
+		j, _, err := openJournal(inv, "readonly", path, resuming)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		return (&session{journal: j}).runID()
+	}
+	p1, p2 := filepath.Join(t.TempDir(), "lab-run.jsonl"), filepath.Join(t.TempDir(), "lab-run.jsonl")
+	first, other := open(p1, false), open(p2, false)
+	if first == other {
+		t.Errorf("two runs with journals named alike share the run ID %q", first)
+	}
+	if !strings.HasPrefix(first, "lab-run-") {
+		t.Errorf("run ID %q does not start with the journal's name", first)
+	}
+	if got := open(p1, true); got != first {
+		t.Errorf("the resumed run's ID %q differs from the interrupted run's %q", got, first)
+	}
+	appended := open(p1, false) // a new run appended to the same journal
+	if appended == first {
+		t.Errorf("a new run appended to an old journal reuses its run ID %q", first)
+	}
+	if got := open(p1, true); got != appended {
+		t.Errorf("resuming after the appended run gives %q, want its ID %q", got, appended)
 	}
 }

@@ -101,6 +101,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if from != "" {
 		reclaim = reclaimFrom(from) // read before this run adds its own header to the journal
 		f.journal = from            // the resumed run goes on writing the same journal
+		f.resuming = true
 	}
 	s, code := prepare("run", inv, &f, stderr)
 	if s == nil {
@@ -172,7 +173,7 @@ func prepare(cmd string, inv *inventory.Inventory, f *runFlags, stderr io.Writer
 		fmt.Fprintf(stderr, "pitstop %s: no terminal for the cockpit; run it in a terminal (or tmux), or pass --headless (decisions from pitstop approve) or --auto-approve\n", cmd)
 		return nil, exitBadInput
 	}
-	j, created, err := openJournal(inv, plan.Name, f.journal)
+	j, created, err := openJournal(inv, plan.Name, f.journal, f.resuming)
 	if err != nil {
 		fmt.Fprintf(stderr, "pitstop %s: cannot write the event journal, so the run does not start: %v; free some space or pass --journal FILE in a directory you can write\n", cmd, err)
 		return nil, exitBadInput
