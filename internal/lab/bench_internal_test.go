@@ -187,7 +187,7 @@ func TestPlainScript(t *testing.T) {
 	if !strings.Contains(st[1].Cmds[0], "pg_wal_replay_pause()") || !strings.Contains(st[5].Cmds[0], "pg_wal_replay_resume()") {
 		t.Errorf("replay steps: %q, %q", st[1].Cmds, st[5].Cmds)
 	}
-	local, ssh := plainScript(st, ""), plainScript(st, "/lab/ssh/config")
+	local, ssh := plainScript(st, "", "/lab/plain"), plainScript(st, "/lab/ssh/config", "/lab/plain")
 	for _, id := range ids {
 		for _, s := range []string{local, ssh} {
 			if !strings.Contains(s, "echo \"@ "+id+" start $EPOCHREALTIME\"") || !strings.Contains(s, "echo \"@ "+id+" end $EPOCHREALTIME\"") {
@@ -195,8 +195,14 @@ func TestPlainScript(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(ssh, "ssh -F /lab/ssh/config lb bash -c ") || strings.Contains(local, "ssh -F") {
-		t.Errorf("only the --ssh script runs its steps through ssh:\n%s", ssh)
+	shared := "ssh -F /lab/ssh/config -o ControlMaster=auto -o ControlPersist=120 -o ControlPath=/lab/plain/%n.sock"
+	if !strings.Contains(ssh, shared+" lb bash -c ") || strings.Contains(local, "ssh -F") {
+		t.Errorf("only the --ssh script runs its steps through ssh, over a shared connection:\n%s", ssh)
+	}
+	// The shared connections open before the first step and close on exit.
+	if open, first := strings.Index(ssh, shared+" lb true"), strings.Index(ssh, "@ switch-to-backup start"); open < 0 || open > first ||
+		!strings.Contains(ssh, "-O exit lb") {
+		t.Errorf("the --ssh script does not open its shared connections before the procedure and close them after:\n%s", ssh)
 	}
 	m, ok := parseMark("@ pause-replay end 1767323045.123456")
 	if !ok || m.ID != "pause-replay" || m.What != "end" || !m.At.Equal(time.Unix(1767323045, 123456000)) {

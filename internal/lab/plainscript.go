@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,17 +70,42 @@ func plainSteps(inv *inventory.Inventory, psql, prodUpstream, backUpstream strin
 
 // plainScript renders the steps as one bash script. Each step's commands run on its host: here, or,
 // with sshConfig, through one `ssh -F sshConfig HOST` session per step (the script itself runs on
-// the operator's machine). Before and after each step it prints "@ ID start|end EPOCHREALTIME".
-func plainScript(steps []plainStep, sshConfig string) string {
+// the operator's machine). Over SSH it shares one connection per host (ControlMaster, sockets next
+// to the script in ctlDir), opened before the first step and closed after the last, as a careful
+// operator does (ControlPath per alias, %n): the fair baseline, not a new connection per step. Before and after each step it
+// prints "@ ID start|end EPOCHREALTIME".
+func plainScript(steps []plainStep, sshConfig, ctlDir string) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n# The readonly procedure as a plain script (written by pitstop lab bench).\nset -euo pipefail\n")
+	ssh := ""
+	if sshConfig != "" {
+		ssh = "ssh -F " + shell.Quote(sshConfig) + " -o ControlMaster=auto -o ControlPersist=120 -o ControlPath=" + shell.Quote(ctlDir+"/%n.sock")
+		var hosts []string
+		for _, s := range steps {
+			if !slices.Contains(hosts, s.Host) {
+				hosts = append(hosts, s.Host)
+			}
+		}
+		b.WriteString("\n# one shared connection per host, opened before the procedure and closed after it\n")
+		for _, h := range hosts {
+			b.WriteString(ssh + " " + shell.Quote(h) + " true\n")
+		}
+		b.WriteString("trap '")
+		for i, h := range hosts {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(strings.ReplaceAll(ssh+" -O exit "+shell.Quote(h)+" 2>/dev/null", "'", `'\''`))
+		}
+		b.WriteString("' EXIT\n")
+	}
 	for _, s := range steps {
 		fmt.Fprintf(&b, "\n# %s\necho \"@ %s start $EPOCHREALTIME\"\n", s.ID, s.ID)
 		body := "set -e\n" + strings.Join(s.Cmds, "\n") + "\n"
-		if sshConfig == "" {
+		if ssh == "" {
 			b.WriteString("(\n" + body + ")\n")
 		} else {
-			b.WriteString("ssh -F " + shell.Quote(sshConfig) + " " + shell.Quote(s.Host) + " bash -c " + shell.Quote(shell.Quote(body)) + "\n")
+			b.WriteString(ssh + " " + shell.Quote(s.Host) + " bash -c " + shell.Quote(shell.Quote(body)) + "\n")
 		}
 		fmt.Fprintf(&b, "echo \"@ %s end $EPOCHREALTIME\"\n", s.ID)
 	}
@@ -122,7 +148,7 @@ func (p *Procedure) runPlain(ctx context.Context, inv *inventory.Inventory, dir,
 	}
 	sshConfig := inv.SSHConfig // absolute once loaded
 	script := filepath.Join(prep, "upgrade.sh")
-	if err := writeFile(script, []byte(plainScript(plainSteps(inv, psql, prodUp, backUp), sshConfig)), 0o755); err != nil {
+	if err := writeFile(script, []byte(plainScript(plainSteps(inv, psql, prodUp, backUp), sshConfig, prep)), 0o755); err != nil {
 		return err
 	}
 	load, err := StartLoad(ctx, p.loadOptions(inv, opt, "plain"))
