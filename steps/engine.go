@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pitstop-ops/pitstop/inventory"
@@ -28,6 +29,10 @@ type Options struct {
 	Emit func(Event)
 	// PollEvery is how often readings are taken (default 500ms of the world's clock).
 	PollEvery time.Duration
+	// FastPollEvery is how often readings are taken while a gate waits for the replication of a
+	// database this run fenced (default 20ms): nothing writes there, so its lag reaches zero in
+	// milliseconds and every moment of waiting is a moment users cannot write.
+	FastPollEvery time.Duration
 	// Params are the run parameters given with --set, recorded in the plan-started event.
 	Params map[string]string
 	// Halt, when set, stops the run at its next gate once halted (see halt.go).
@@ -70,6 +75,10 @@ type Engine struct {
 	opt       Options
 	decisions chan Decision
 	readings  chan Readings
+	// fast makes the sampler read every FastPollEvery while a gate waits on a fenced database;
+	// wake cuts the sampler's current wait short (fastpoll.go).
+	fast atomic.Bool
+	wake chan struct{}
 
 	// Everything below is owned by the goroutine running Run.
 	seq      int64
@@ -119,6 +128,9 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 	if opt.PollEvery <= 0 {
 		opt.PollEvery = 500 * time.Millisecond
 	}
+	if opt.FastPollEvery <= 0 {
+		opt.FastPollEvery = 20 * time.Millisecond
+	}
 	if opt.Emit == nil {
 		opt.Emit = func(Event) {}
 	}
@@ -132,6 +144,7 @@ func New(inv *inventory.Inventory, plan *Plan, w World, opt Options) *Engine {
 		inv: inv, plan: plan, world: w, opt: opt,
 		decisions: make(chan Decision),
 		readings:  make(chan Readings, 1),
+		wake:      make(chan struct{}, 1),
 		streaks:   map[string]int{},
 		busy:      map[string]bool{},
 		inflight:  map[string]string{},

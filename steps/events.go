@@ -178,8 +178,11 @@ type Readings struct {
 	// what a report draws over time.
 	Recent RecentProbe `json:"recent"`
 
-	// recent summarises the probe over the last poll interval, for the downtime count.
-	recent ProbeStats
+	// recent summarises the probe over the last poll interval, for the downtime count; interval is
+	// that interval and taken when the reading began (fastpoll.go).
+	recent   ProbeStats
+	interval time.Duration
+	taken    time.Time
 }
 
 // RecentProbe counts the probe's requests over one poll interval.

@@ -56,6 +56,10 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 		timeout = e.world.Clock.After(st.Gate.Timeout)
 		g.Deadline = e.world.Clock.Now().Add(st.Gate.Timeout)
 	}
+	opened := e.world.Clock.Now()
+	if e.fencedLag(conds) {
+		defer e.fastReadings()()
+	}
 	e.evaluate(g, conds, false)
 	e.emit(Event{Kind: EvGateWaiting, StepID: st.ID, Gate: g})
 	for {
@@ -86,7 +90,9 @@ func (e *Engine) gate(ctx context.Context, st *Step, kind GateKind, reason strin
 			return Decision{}, fmt.Errorf("%w: waited %s; %s", errGateTimeout, st.Gate.Timeout, e.unmet(g))
 		case r := <-e.readings:
 			e.apply(r)
-			if e.evaluate(g, conds, true) {
+			// Only a reading begun since the gate opened counts towards a streak: one begun before
+			// may predate what the step before changed (a fence, a pause).
+			if e.evaluate(g, conds, r.taken.IsZero() || !r.taken.Before(opened)) {
 				e.emit(Event{Kind: EvGateWaiting, StepID: st.ID, Gate: g})
 			}
 		case d := <-e.decisions:

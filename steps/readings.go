@@ -15,9 +15,12 @@ import (
 func (e *Engine) sample(ctx context.Context) {
 	for {
 		var r Readings
-		if err := safely("taking readings", func() error { r = TakeReadings(ctx, e.world, e.inv, e.opt.PollEvery); return nil }); err != nil {
+		every := e.pollInterval()
+		taken := e.world.Clock.Now()
+		if err := safely("taking readings", func() error { r = TakeReadings(ctx, e.world, e.inv, every); return nil }); err != nil {
 			r = Readings{Err: err.Error()}
 		}
+		r.interval, r.taken = every, taken
 		select {
 		case e.readings <- r:
 		default:
@@ -33,7 +36,8 @@ func (e *Engine) sample(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.world.Clock.After(e.opt.PollEvery):
+		case <-e.world.Clock.After(every):
+		case <-e.wake:
 		}
 	}
 }
@@ -55,7 +59,11 @@ func TakeReadings(ctx context.Context, w World, inv *inventory.Inventory, poll t
 // apply makes r the newest reading and emits it with what the engine knows of each host.
 func (e *Engine) apply(r Readings) {
 	if r.recent.Failed > 0 {
-		e.downtime += e.opt.PollEvery
+		if r.interval > 0 {
+			e.downtime += r.interval
+		} else {
+			e.downtime += e.opt.PollEvery
+		}
 	}
 	r.Live = e.live
 	r.Downtime = e.downtime

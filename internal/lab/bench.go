@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pitstop-ops/pitstop/internal/live"
 	"github.com/pitstop-ops/pitstop/internal/remote"
 	"github.com/pitstop-ops/pitstop/internal/shell"
@@ -37,21 +39,28 @@ type BenchOptions struct {
 	// experiment: the built-in plan waits for 250ms of probes on the backup after the switch to it,
 	// 2s on production after the switch back).
 	VerifyWindow time.Duration
+	// Plan is the plan Pitstop runs: readonly (default) or reverse-sync.
+	Plan string
 	// Out receives progress lines; Events, when set, every engine event as a line.
 	Out    io.Writer
 	Events io.Writer
 }
 
 // Bench brings up one lab and runs, under the same load: the naive procedure (stop the production
-// app, upgrade and migrate, start it), a reset of the lab (down and up), the readonly plan with
-// AutoApprove, and a short third run of the plan that is rolled back right after the switch to the
-// backup. It returns what users saw in each; the result is partial when an error ends it early.
+// app, upgrade and migrate, start it), a reset of the lab (down and up), the plain shell script (the
+// readonly procedure's steps with no tool), another reset, the plan (readonly unless opt.Plan) with
+// AutoApprove, and a short last run of the readonly plan that is rolled back right after the switch
+// to the backup. After each procedure it looks for every acknowledged write, by name, in production's
+// database. It returns what users saw in each; the result is partial when an error ends it early.
 func Bench(ctx context.Context, opt BenchOptions) (*BenchResult, error) {
 	if opt.Settle <= 0 {
 		opt.Settle = 2 * time.Second
 	}
 	if opt.Out == nil {
 		opt.Out = io.Discard
+	}
+	if opt.Plan == "" {
+		opt.Plan = steps.PlanReadonly
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(opt.Out, format+"\n", a...) }
 	if opt.Dir == "" {
@@ -98,32 +107,57 @@ func Bench(ctx context.Context, opt BenchOptions) (*BenchResult, error) {
 	}
 	say("   %s", res.Naive.Load)
 
-	say("   resetting the lab (down and up) so the plan starts from v1 and an unmigrated database")
-	start = time.Now()
-	if err := Down(opt.Dir); err != nil {
-		return res, fmt.Errorf("lab bench, reset: %w", err)
+	res.Naive.checkStored(ctx, inv)
+	reset := func() error {
+		say("   resetting the lab (down and up) so the next procedure starts from v1 and an unmigrated database")
+		start := time.Now()
+		if err := Down(opt.Dir); err != nil {
+			return fmt.Errorf("lab bench, reset: %w", err)
+		}
+		if _, err := Up(ctx, labOpt); err != nil {
+			return fmt.Errorf("lab bench, reset: %w", err)
+		}
+		res.Reset = time.Since(start)
+		return nil
 	}
-	if _, err := Up(ctx, labOpt); err != nil {
-		return res, fmt.Errorf("lab bench, reset: %w", err)
+	if err := reset(); err != nil {
+		return res, err
 	}
-	res.Reset = time.Since(start)
 
-	say("2. pitstop run --plan readonly --auto-approve — under the same load")
+	say("2. plain shell script: the readonly procedure's steps with no tool — under the same load")
+	if err := res.Script.runPlain(ctx, inv, opt.Dir, binDir(l.PGBin)+"/psql", opt); err != nil {
+		return res, fmt.Errorf("lab bench, plain script: %w", err)
+	}
+	say("   %s", res.Script.Load)
+	res.Script.checkStored(ctx, inv)
+	if err := reset(); err != nil {
+		return res, err
+	}
+
+	say("3. pitstop run --plan %s --auto-approve — under the same load", opt.Plan)
 	if err := res.Pitstop.runPlan(ctx, inv, opt, nil); err != nil {
-		return res, fmt.Errorf("lab bench, readonly plan: %w", err)
+		return res, fmt.Errorf("lab bench, %s plan: %w", opt.Plan, err)
 	}
 	say("   %s", res.Pitstop.Load)
+	res.Pitstop.checkStored(ctx, inv)
 
-	say("3. readonly plan again, rolled back right after the switch to the backup")
+	// The rollback is measured on the readonly plan whichever plan was benched: after the reverse-sync
+	// plan's switch the promoted backup holds users' writes, and a rollback would discard them (the
+	// engine asks the operator to type that); the switch back it times is the same balancer switch.
+	say("4. readonly plan again, rolled back right after the switch to the backup")
 	var rb rollbackDriver
 	var third Procedure
 	third.Name = "rollback run"
-	err = third.runPlan(ctx, inv, opt, &rb)
+	rbOpt := opt
+	rbOpt.Plan = steps.PlanReadonly
+	err = third.runPlan(ctx, inv, rbOpt, &rb)
 	if err != nil && !errors.Is(err, steps.ErrAborted) {
 		return res, fmt.Errorf("lab bench, rollback run: %w", err)
 	}
 	res.Rollback, res.RollbackErr = rb.latency(third.report, inv)
 	say("   %s", third.Load)
+	third.checkStored(ctx, inv)
+	res.RollbackLost, res.RollbackChecked, res.RollbackLostErr = third.Lost, third.Checked, third.LostErr
 	res.LoadAfter = loadAverage()
 	return res, nil
 }
@@ -201,7 +235,7 @@ func (p *Procedure) setReport(rep *LoadReport) {
 
 // runPlan runs the readonly plan under load: headless with AutoApprove, or driven by rb.
 func (p *Procedure) runPlan(ctx context.Context, inv *inventory.Inventory, opt BenchOptions, rb *rollbackDriver) error {
-	plan, err := steps.Build(inv, steps.PlanReadonly)
+	plan, err := steps.Build(inv, opt.Plan)
 	if err != nil {
 		return err
 	}
@@ -249,7 +283,7 @@ func (p *Procedure) runPlan(ctx context.Context, inv *inventory.Inventory, opt B
 	p.setReport(load.Stop())
 	mu.Lock()
 	defer mu.Unlock()
-	p.measurePlan(events, inv)
+	p.measurePlan(opt.Plan, events, inv)
 	return runErr
 }
 
@@ -309,4 +343,50 @@ func upstreamOf(inv *inventory.Inventory, side inventory.Side) string {
 		return h.Serve
 	}
 	return ""
+}
+
+// checkStored looks for every write the load saw acknowledged, by name, in production's database
+// (where every acknowledged write must be once a procedure is over: the readonly plan never lets the
+// backup take one, and the reverse-sync plan brings the backup's back before the switch back).
+func (p *Procedure) checkStored(ctx context.Context, inv *inventory.Inventory) {
+	if p.report == nil {
+		p.LostErr = errors.New("the procedure did not finish")
+		return
+	}
+	p.Checked = len(p.report.Acked)
+	if p.Checked == 0 {
+		p.LostErr = errors.New("no write was acknowledged")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p.Lost, p.LostErr = missingNames(ctx, inv.Hosts[inv.Sides.Production.Database].Postgres, p.report.Acked)
+}
+
+// missingNames returns the names the items table of the database at conn does not hold.
+func missingNames(ctx context.Context, conn string, names []string) ([]string, error) {
+	c, err := pgx.Connect(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.Background())
+	rows, err := c.Query(ctx, "SELECT name FROM items WHERE name = ANY($1)", names)
+	if err != nil {
+		return nil, err
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(have))
+	for _, n := range have {
+		in[n] = true
+	}
+	var out []string
+	for _, n := range names {
+		if !in[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }

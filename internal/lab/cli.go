@@ -18,6 +18,7 @@ import (
 
 	"github.com/pitstop-ops/pitstop/demo/app"
 	"github.com/pitstop-ops/pitstop/internal/flagusage"
+	"github.com/pitstop-ops/pitstop/steps"
 )
 
 // ErrUsage is wrapped by Main's errors about the command line itself: no or an unknown subcommand, a
@@ -194,6 +195,7 @@ func benchMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&opt.Load.FreshReads, "fresh-reads", false, "a new connection per read (default: keep-alive)")
 	fs.BoolVar(&opt.Load.KeepAliveWrites, "keepalive-writes", false, "reuse connections for writes (default: a new one per write)")
 	fs.DurationVar(&opt.Settle, "settle", 2*time.Second, "load before and after each procedure")
+	fs.StringVar(&opt.Plan, "plan", steps.PlanReadonly, "the plan Pitstop runs: "+strings.Join(steps.PlanNames(), " or "))
 	fs.DurationVar(&opt.VerifyWindow, "verify-window", 0, "experiment: use this window for the plan's verify-traffic conditions instead of the built-in one")
 	timeline := fs.Bool("timeline", false, "print each run's per-second timeline")
 	verbose := fs.Bool("v", false, "print every event of the engine")
@@ -218,7 +220,7 @@ func benchMain(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout)
 		res.WriteTable(stdout)
 		if *timeline {
-			for _, p := range []*Procedure{&res.Naive, &res.Pitstop} {
+			for _, p := range []*Procedure{&res.Naive, &res.Script, &res.Pitstop} {
 				fmt.Fprintf(stdout, "\n%s, per second:\n", p.Name)
 				p.Load.WriteTimeline(stdout)
 			}
@@ -248,6 +250,8 @@ func checkBenchFlags(labOpt Options, opt BenchOptions, runs int) error {
 		return fmt.Errorf("--upgrade-sleep %s: give 0 or a positive duration", opt.UpgradeSleep)
 	case opt.VerifyWindow < 0:
 		return fmt.Errorf("--verify-window %s: give 0 (the plan's own window) or a positive duration", opt.VerifyWindow)
+	case !slices.Contains(steps.PlanNames(), opt.Plan):
+		return fmt.Errorf("--plan %q: choose one of %s", opt.Plan, strings.Join(steps.PlanNames(), ", "))
 	case runs < 1:
 		return fmt.Errorf("--runs %d: give how many times to bring the lab up and down, 1 or more", runs)
 	}
