@@ -84,12 +84,11 @@ func Check(ctx context.Context, inv *inventory.Inventory, out io.Writer) bool {
 
 	bal := inv.Balancer.Host
 	if !c.blocked(bal, "the proof that "+inv.Balancer.Test+" tests the serving nginx", "nginx's processes and pid file", "the live upstream", "users through the balancer") {
-		note := func(s string) { c.add(&result{status: stNote, what: s}) }
-		if side := checkBalancers(ctx, w, inv, c.reportPass, note); side != "" {
-			checkApps(ctx, w, inv, side, c.reportPass)
+		if side := checkBalancers(ctx, w, inv, c); side != "" {
+			checkApps(ctx, w, inv, side, c)
 		}
-		checkVersions(ctx, w, inv, c.reportPass)
-		checkLock(ctx, w, func(l string) { c.add(&result{status: stNote, what: strings.TrimPrefix(l, "note  ")}) }, c.reportPass)
+		checkVersions(ctx, w, inv, c)
+		checkLock(ctx, w, c)
 	}
 
 	for _, err := range w.DB.Check(ctx) {
@@ -177,14 +176,9 @@ func (c *checker) report(what string, err error) {
 	c.add(&result{status: stFail, what: what, detail: oneLine(err)})
 }
 
-// reportPass is report for callers that say pass or fail with a reason.
-func (c *checker) reportPass(pass bool, what string, err error) {
-	if pass {
-		err = nil
-	} else if err == nil {
-		err = errors.New("failed")
-	}
-	c.report(what, err)
+// noteLine records a note that carries no error: information that does not fail the check.
+func (c *checker) noteLine(what string) {
+	c.add(&result{status: stNote, what: what})
 }
 
 // note records a failure that does not fail the check.
