@@ -9,39 +9,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pitstop-ops/pitstop/internal/lab"
 )
 
 // dbConn is the connection string of a database host of the lab (the postgres superuser, trusted on
 // loopback in the lab).
 func (l *testLab) dbConn(host string) string { return l.Inv.Hosts[host].Postgres }
-
-// missing returns the names that the items table of the database at conn does not hold.
-func missing(ctx context.Context, conn string, names []string) ([]string, error) {
-	c, err := pgx.Connect(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close(context.Background())
-	rows, err := c.Query(ctx, "SELECT name FROM items WHERE name = ANY($1)", names)
-	if err != nil {
-		return nil, err
-	}
-	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
-	}
-	in := map[string]bool{}
-	for _, n := range have {
-		in[n] = true
-	}
-	var out []string
-	for _, n := range names {
-		if !in[n] {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
 
 // assertStored fails unless every name is in host's items table within d (a standby may lag a little).
 func (l *testLab) assertStored(t *testing.T, host string, names []string, d time.Duration) {
@@ -53,7 +27,7 @@ func (l *testLab) assertStored(t *testing.T, host string, names []string, d time
 	deadline := time.Now().Add(d)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		miss, err := missing(ctx, l.dbConn(host), names)
+		miss, err := lab.MissingNames(ctx, l.dbConn(host), names)
 		cancel()
 		if err == nil && len(miss) == 0 {
 			t.Logf("all %d acknowledged writes are in %s", len(names), host)

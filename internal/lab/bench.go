@@ -360,11 +360,12 @@ func (p *Procedure) checkStored(ctx context.Context, inv *inventory.Inventory) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p.Lost, p.LostErr = missingNames(ctx, inv.Hosts[inv.Sides.Production.Database].Postgres, p.report.Acked)
+	p.Lost, p.LostErr = MissingNames(ctx, inv.Hosts[inv.Sides.Production.Database].Postgres, p.report.Acked)
 }
 
-// missingNames returns the names the items table of the database at conn does not hold.
-func missingNames(ctx context.Context, conn string, names []string) ([]string, error) {
+// MissingNames returns the names the items table (the demo app's) of the database at conn does not
+// hold: acknowledged writes that were lost. The bench and the e2e tests check writes with it.
+func MissingNames(ctx context.Context, conn string, names []string) ([]string, error) {
 	c, err := pgx.Connect(ctx, conn)
 	if err != nil {
 		return nil, err
