@@ -34,6 +34,7 @@ type Journal struct {
 	w    *bufio.Writer
 	path string
 	err  error
+	head JournalHeader // what Begin wrote
 	// OnFail, when set, is called once, with the first write error, from the writing goroutine.
 	OnFail func(error)
 }
@@ -96,6 +97,13 @@ func CreateJournal(dir, prefix string, now time.Time) (*Journal, error) {
 	return nil, fmt.Errorf("journal: no free name for %s-… in %s", prefix, dir)
 }
 
+// Header is the header this process's Begin wrote (zero before Begin).
+func (j *Journal) Header() JournalHeader {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.head
+}
+
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.path }
 
@@ -121,6 +129,7 @@ func (j *Journal) Begin(h JournalHeader) error {
 	if err := j.writeLine(b, true); err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
+	j.head = h
 	if d, err := os.Open(filepath.Dir(j.path)); err == nil {
 		// The new file's name must survive a crash too.
 		d.Sync()

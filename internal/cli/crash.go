@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -207,8 +204,8 @@ func defaultJournal(inv, plan string) string {
 func openJournal(inv *inventory.Inventory, plan string, path string, resuming bool) (j *steps.Journal, created bool, err error) {
 	run := hex.EncodeToString(randomBytes(8))
 	if resuming {
-		if h, herr := lastHeader(path); herr == nil && h.Run != "" {
-			run = h.Run
+		if info, ierr := readJournalInfo(path); ierr == nil && info.last.Run != "" {
+			run = info.last.Run
 		}
 	}
 	if path == "" {
@@ -244,43 +241,7 @@ func openJournal(inv *inventory.Inventory, plan string, path string, resuming bo
 // its finished commands for its own (re-attaching instead of running them). So the ID adds the run's
 // own ID from its journal header: new for every run, kept by a resumed run.
 func (s *session) runID() string {
-	name := strings.TrimSuffix(filepath.Base(s.journal.Path()), ".jsonl")
-	h, err := lastHeader(s.journal.Path())
-	if err != nil || h.Run == "" {
-		return name + "-" + hex.EncodeToString(randomBytes(6))
-	}
-	return name + "-" + h.Run
-}
-
-// lastHeader returns the last journal-opened line of the journal at path: the header of the run that
-// wrote to it last (this run's, once it has begun).
-func lastHeader(path string) (steps.JournalHeader, error) {
-	var last steps.JournalHeader
-	f, err := os.Open(path)
-	if err != nil {
-		return last, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	found := false
-	for sc.Scan() {
-		line := sc.Bytes()
-		if !bytes.Contains(line, []byte(`"kind":"journal-opened"`)) {
-			continue
-		}
-		var h steps.JournalHeader
-		if json.Unmarshal(line, &h) == nil && h.Kind == steps.EvJournalOpened {
-			last, found = h, true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return last, err
-	}
-	if !found {
-		return last, errors.New("no journal-opened line")
-	}
-	return last, nil
+	return strings.TrimSuffix(filepath.Base(s.journal.Path()), ".jsonl") + "-" + s.journal.Header().Run
 }
 
 // randomBytes returns n random bytes (zeros if the system has none to give).
