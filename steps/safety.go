@@ -286,6 +286,10 @@ func (e *Engine) backToProduction(ctx context.Context) string {
 	return "users are on the backup: to send them back to production, verified by probes as a rollback is: " + sw
 }
 
+// TypeToConfirm ends a question answered by typing a phrase (the rest of the text): the cockpit opens
+// a field for it instead of taking one key.
+const TypeToConfirm = "To do it anyway, type: "
+
 // discardConfirmed reports whether a rollback may go on as far as the promoted backup's writes are
 // concerned: always, unless users would leave a promoted backup that holds writes production lacks.
 // Then only a decision carrying the phrase asked for (naming the amount) goes on, and it is recorded;
@@ -305,7 +309,7 @@ func (e *Engine) discardConfirmed(st *Step, d Decision) bool {
 		amount = fmt.Sprintf("%d bytes of WAL not yet applied on %s", l.Replay, prod)
 	}
 	e.discardAsk = "discard " + amount
-	e.emit(Event{Kind: EvRollbackAsk, StepID: st.ID, Text: fmt.Sprintf("%s was promoted and holds users' writes that %s does not have (%s). A rollback sends users to %s without them. To do it anyway, type: %s",
+	e.emit(Event{Kind: EvRollbackAsk, StepID: st.ID, Text: fmt.Sprintf("%s was promoted and holds users' writes that %s does not have (%s). A rollback sends users to %s without them. "+TypeToConfirm+"%s",
 		back, prod, amount, prod, e.discardAsk)})
 	return false
 }

@@ -49,14 +49,10 @@ func (m *Model) answer(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// typeMarker introduces, at the end of the engine's question, the phrase an operator must type to
-// confirm a rollback that discards writes (steps' discard question).
-const typeMarker = "To do it anyway, type: "
-
 // typePhrase returns the phrase a question asks to be typed, or "" when it asks for y/n.
 func typePhrase(text string) string {
-	if i := strings.LastIndex(text, typeMarker); i >= 0 {
-		return strings.TrimSpace(text[i+len(typeMarker):])
+	if i := strings.LastIndex(text, steps.TypeToConfirm); i >= 0 {
+		return strings.TrimSpace(text[i+len(steps.TypeToConfirm):])
 	}
 	return ""
 }
@@ -144,10 +140,10 @@ func (m *Model) dialogLines(w, maxH int) []string {
 func (m *Model) typedLines(w, maxH int) []string {
 	s, d := m.styles, m.dialog
 	q := strings.TrimSpace(d.text)
-	if i := strings.LastIndex(q, typeMarker); i >= 0 {
+	if i := strings.LastIndex(q, steps.TypeToConfirm); i >= 0 {
 		q = strings.TrimSpace(q[:i])
 	}
-	phrase := indent(wrap(typeMarker+d.phrase, w-4, unlimited), "  ", "  ")
+	phrase := indent(wrap(steps.TypeToConfirm+d.phrase, w-4, unlimited), "  ", "  ")
 	match := "type it exactly"
 	if d.typed == d.phrase {
 		match = "matches"
