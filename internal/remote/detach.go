@@ -26,8 +26,10 @@ const RunsDir = ".cache/pitstop/runs"
 // out and err; when it ends, its exit status is written to status (atomically, by rename). A second
 // run of the script with the same directory does not start the command again: it re-attaches.
 //
-// The follow loop then copies out and err as they grow (every 0.2 s) and exits with the command's
-// status once status exists and both files are copied. A command that died without writing a
+// The follow loop then copies out and err as they grow and exits with the command's status once
+// status exists and both files are copied. It looks every 10 ms for the first half second, every
+// 50 ms up to about 2.5 s, then every 0.2 s: a short command (an app restart inside the read-only
+// window) is seen to end within ~10 ms of ending, a long one costs a few processes a second. A command that died without writing a
 // status (the host rebooted, someone killed it with -9) ends the loop with 255 and says so.
 const detachScript = `d="${HOME:-/tmp}/` + RunsDir + `/$1"; c=$2
 if [ ! -f "$d/pid" ]; then
@@ -35,19 +37,19 @@ if [ ! -f "$d/pid" ]; then
   : >"$d/out"; : >"$d/err"; printf '%s\n' "$c" >"$d/cmd"
   S=; command -v setsid >/dev/null 2>&1 && S=setsid
   $S sh -c 'echo $$ >"$1/pid.tmp"; mv "$1/pid.tmp" "$1/pid"; sh -c "$2" >>"$1/out" 2>>"$1/err" </dev/null; echo $? >"$1/status.tmp"; mv "$1/status.tmp" "$1/status"' pitstop "$d" "$c" </dev/null >/dev/null 2>&1 &
-  while [ ! -f "$d/pid" ]; do sleep 0.05; done
+  while [ ! -f "$d/pid" ]; do sleep 0.01; done
 fi
-o=0; e=0; gone=0
+p=$(cat "$d/pid"); o=0; e=0; gone=0; i=0
 while :; do
   f=; [ -f "$d/status" ] && f=1
   n=$(wc -c <"$d/out"); if [ "$n" -gt "$o" ]; then tail -c +$((o+1)) "$d/out" | head -c $((n-o)); o=$n; fi
   n=$(wc -c <"$d/err"); if [ "$n" -gt "$e" ]; then tail -c +$((e+1)) "$d/err" | head -c $((n-e)) >&2; e=$n; fi
   [ -n "$f" ] && exit "$(cat "$d/status")"
-  if ! kill -0 "$(cat "$d/pid")" 2>/dev/null; then
+  if ! kill -0 "$p" 2>/dev/null; then
     gone=$((gone+1))
     if [ "$gone" -gt 2 ]; then echo "pitstop: the command ended without an exit status (killed, or the host restarted); see $d" >&2; exit 255; fi
   fi
-  sleep 0.2
+  i=$((i+1)); if [ "$i" -le 50 ]; then sleep 0.01; elif [ "$i" -le 90 ]; then sleep 0.05; else sleep 0.2; fi
 done`
 
 // killScript stops a detached command ($1 as for detachScript): its whole process group, and records
