@@ -34,7 +34,7 @@ func TestBenchCLI(t *testing.T) {
 		"1. naive: stop app-p1", "2. plain shell script", "3. pitstop run --plan readonly", "4. readonly plan again, rolled back",
 		"naive  plain script  pitstop readonly  pitstop/naive  pitstop/script",
 		"switch latency (confirm → all reads on backup)", "rollback latency (last run, readonly",
-		"read-only window of plain script:", "read-only window of pitstop readonly:", "verify-backup-traffic",
+		"read-only window of plain script:", "read-only window of pitstop readonly:", "switch-to-backup",
 		"zero failed reads", "no acknowledged write lost (checked by name)", "writes unavailable ≤ upgrade commands + 300ms",
 		"writes unavailable shorter than the plain script's", "switch latency ≤ 100ms", "rollback latency ≤ 100ms",
 		"rollback run (readonly plan): acknowledged writes missing from production's database: 0 of",

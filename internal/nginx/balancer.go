@@ -27,6 +27,10 @@ type Verifier interface {
 	// were every one served by an app host of side, and returns a one-line account of that proof. After
 	// timeout it returns an error saying what those requests saw instead.
 	ServedBy(ctx context.Context, side inventory.Side, timeout time.Duration) (string, error)
+	// ServedNow makes requests through the balancer itself, one after another, until n consecutive
+	// ones were all served by an app host of side, and returns a one-line account of them. After
+	// timeout it returns an error saying what the last ones saw instead.
+	ServedNow(ctx context.Context, side inventory.Side, n int, timeout time.Duration) (string, error)
 }
 
 // Sentinel errors a failed switch wraps, so callers can tell the stages apart.
@@ -47,8 +51,15 @@ type Balancer struct {
 	ProofTimeout time.Duration
 	// VerifyTimeout bounds the wait for probes to be served by the new side (default 10s).
 	VerifyTimeout time.Duration
-	// PollEvery is how often worker pids are read while waiting for a reload (default 100ms).
+	// PollEvery is how often nginx's processes are read while waiting for a reload to take effect or
+	// for the old workers to exit (default 10ms; after the first second of a wait, ten times that).
 	PollEvery time.Duration
+	// DrainTimeout bounds the wait for the old workers to exit after a reload (default 2s); when some
+	// still run after it, the switch proves its traffic by the probes' window instead (see prove).
+	DrainTimeout time.Duration
+	// VerifyRequests is how many requests, one after another once the old workers exited, must all be
+	// served by the new side (default 5).
+	VerifyRequests int
 	// CommandTimeout bounds each command on the balancer host — reading and writing the file, the
 	// config test, the reload — so a hung `nginx -t` (it resolves upstream names) cannot hold a switch,
 	// or a rollback, forever (default 60s; 0 = no limit).
@@ -65,7 +76,10 @@ type Balancer struct {
 	// grouped is set for a member of a Group of several balancers: the group proves traffic once
 	// every member is switched, so the member does not.
 	grouped bool
-	mu      sync.Mutex // one switch at a time
+	// reloadedFrom are the processes a grouped member's last switch reloaded away from: the group
+	// waits for them to exit before it proves traffic.
+	reloadedFrom workers
+	mu           sync.Mutex // one switch at a time
 }
 
 // New returns the balancer of inv, running its commands on inv.Balancer.Host through run. verify
@@ -81,7 +95,9 @@ func NewFor(inv *inventory.Inventory, host string, run steps.Runner, verify Veri
 		hostName:       host,
 		ProofTimeout:   10 * time.Second,
 		VerifyTimeout:  10 * time.Second,
-		PollEvery:      100 * time.Millisecond,
+		PollEvery:      10 * time.Millisecond,
+		DrainTimeout:   2 * time.Second,
+		VerifyRequests: 5,
 		CommandTimeout: 60 * time.Second,
 		inv:            inv,
 		run:            run,

@@ -81,11 +81,7 @@ type workers struct {
 }
 
 func (w workers) String() string {
-	s := make([]string, len(w.pids))
-	for i, p := range w.pids {
-		s[i] = strconv.Itoa(p)
-	}
-	return fmt.Sprintf("master %d, workers %s", w.master, strings.Join(s, " "))
+	return fmt.Sprintf("master %d, workers %s", w.master, joinPids(w.pids))
 }
 
 // replacedBy reports whether now shows a reload that took effect since w: a new master, or a child
@@ -105,6 +101,29 @@ func (w workers) replacedBy(now workers) bool {
 		}
 	}
 	return false
+}
+
+// remaining returns w's children that still run in now: old workers finishing their requests.
+func (w workers) remaining(now workers) []int {
+	running := make(map[int]bool, len(now.pids))
+	for _, p := range now.pids {
+		running[p] = true
+	}
+	var left []int
+	for _, p := range w.pids {
+		if running[p] {
+			left = append(left, p)
+		}
+	}
+	return left
+}
+
+func joinPids(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, " ")
 }
 
 // readWorkers reads the master pid from the pid file and lists its children.

@@ -107,9 +107,12 @@ func (g *Group) Switch(ctx context.Context, to inventory.Side, out func(line str
 		g.commit(ctx, done, changes, say)
 		return group(changes), nil
 	}
-	timeout := g.members[0].VerifyTimeout
-	say("every balancer is switched; waiting until probes are served by %s (up to %s)", to, timeout)
-	ev, err := g.verify.ServedBy(ctx, to, timeout)
+	olds := make([]workers, len(done))
+	for i, b := range done {
+		olds[i] = b.reloadedFrom
+	}
+	say("every balancer is switched; proving that %s serves", to)
+	ev, err := proveDrained(ctx, g.verify, to, done, olds, say)
 	if err != nil {
 		state := g.restore(ctx, done, changes, "probes were not served by "+string(to), say)
 		return group(changes), &SwitchError{To: to, Stage: "verifying traffic", Err: fmt.Errorf("%w: %w", ErrNotServed, err),

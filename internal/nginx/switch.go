@@ -44,7 +44,7 @@ const (
 
 // Switch makes side `to` live. It writes the candidate upstream atomically (keeping the current file
 // as FILE.pitstop-prev), runs balancer.test, reads nginx's worker pids, runs balancer.reload, waits
-// until new workers replaced them, then waits until probes through the balancer are served by `to`.
+// until new workers replaced them, then proves that users are served by `to` (see prove).
 // When any stage fails after the file was replaced, it restores the previous file, reloads again if it
 // had reloaded, checks that too, and returns a *SwitchError whose State says where the balancer is
 // now. The Change describes the attempted change even on error. Each stage writes one line to out.
@@ -125,6 +125,7 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	say("reload took effect: %s (old workers finish their requests, then exit)", now)
 
 	if b.grouped {
+		b.reloadedFrom = old
 		say("%s: reload took effect; traffic is verified once every balancer is switched", b.host())
 		return ch, nil
 	}
@@ -133,14 +134,97 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 		say("%s is live (unverified)", to)
 		return ch, s.commit(ctx)
 	}
-	say("waiting until probes through the balancer are served by %s (up to %s)", to, b.VerifyTimeout)
-	ev, err := b.verify.ServedBy(ctx, to, b.VerifyTimeout)
+	ev, err := b.prove(ctx, to, old, say)
 	if err != nil {
 		return s.undo(ctx, "verifying traffic", fmt.Errorf("%w: %w", ErrNotServed, err), reloadTookEffect)
 	}
 	say("verified: %s", ev)
 	say("%s is live", to)
 	return ch, s.commit(ctx)
+}
+
+// prove shows that users are served by side `to` once nginx took the reload (old are the processes
+// from before it). It first waits, up to DrainTimeout, until every one of those processes has exited:
+// nginx's master tells its old workers to stop only about 100 ms after it started the new ones, and
+// until then they keep taking requests with the old upstream. Once they are gone no process of nginx
+// runs the old configuration, and the verifier makes VerifyRequests requests through the balancer at
+// once, one after another, which must all be served by `to` (VerifyTimeout bounds the retries).
+//
+// Old workers that outlive DrainTimeout still finish long requests (downloads, websockets) and may
+// keep doing so for as long as nginx's worker_shutdown_timeout allows; the proof then falls back to
+// the probes' own requests: VerifyRequests consecutive ones over at least the prober's span, all
+// served by `to`.
+func (b *Balancer) prove(ctx context.Context, to inventory.Side, old workers, say func(string, ...any)) (string, error) {
+	return proveDrained(ctx, b.verify, to, []*Balancer{b}, []workers{old}, say)
+}
+
+// proveDrained is prove for one or more balancers, each reloaded away from its processes in olds.
+func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []*Balancer, olds []workers, say func(string, ...any)) (string, error) {
+	start := time.Now()
+	first := bs[0]
+	var lingering []string
+	for i, b := range bs {
+		left, err := b.awaitDrained(ctx, olds[i])
+		if err != nil {
+			return "", err
+		}
+		if len(left) > 0 {
+			lingering = append(lingering, fmt.Sprintf("%d on %s (%s)", len(left), b.host(), joinPids(left)))
+		}
+	}
+	if len(lingering) > 0 {
+		say("process(es) of the old configuration still run after %s: %s; they finish long requests (downloads, websockets). Proving by the probes' own requests instead (up to %s)",
+			first.DrainTimeout, strings.Join(lingering, ", "), first.VerifyTimeout)
+		return verify.ServedBy(ctx, to, first.VerifyTimeout)
+	}
+	drained := time.Since(start).Round(time.Millisecond)
+	ev, err := verify.ServedNow(ctx, to, first.VerifyRequests, first.VerifyTimeout)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("nginx's old workers exited (%s after the reload took effect), then %s", drained, ev), nil
+}
+
+// awaitDrained polls nginx's processes until none of old's children is left, and returns those left
+// after DrainTimeout. It fails only when ctx ends.
+func (b *Balancer) awaitDrained(ctx context.Context, old workers) ([]int, error) {
+	deadline := time.Now().Add(b.DrainTimeout)
+	start := time.Now()
+	var left []int
+	for {
+		now, err := b.readWorkers(ctx)
+		if err == nil {
+			left = old.remaining(now)
+			if len(left) == 0 {
+				return nil, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return old.pids, nil // cannot tell: assume they run, and prove by the probes' window
+			}
+			return left, nil
+		}
+		if err := b.pause(ctx, start); err != nil {
+			return nil, fmt.Errorf("waiting for nginx's old workers to exit: %w", err)
+		}
+	}
+}
+
+// pause waits between two readings of nginx's processes: PollEvery during the first second of a
+// wait that began at start (a reload takes effect, and old workers exit, within a few hundred
+// milliseconds), then ten times that.
+func (b *Balancer) pause(ctx context.Context, start time.Time) error {
+	d := b.PollEvery
+	if time.Since(start) > time.Second {
+		d *= 10
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // cmdErr makes sure an error of command names the command and the host: a *steps.ExitError does.
@@ -154,7 +238,8 @@ func (b *Balancer) cmdErr(command string, err error) error {
 
 // awaitReload polls the worker pids until they show that a reload took effect, or ProofTimeout passes.
 func (b *Balancer) awaitReload(ctx context.Context, old workers) (workers, error) {
-	deadline := time.Now().Add(b.ProofTimeout)
+	start := time.Now()
+	deadline := start.Add(b.ProofTimeout)
 	last := old
 	var lastErr error
 	read := false // whether any reading succeeded
@@ -171,10 +256,8 @@ func (b *Balancer) awaitReload(ctx context.Context, old workers) (workers, error
 		if time.Now().After(deadline) {
 			break
 		}
-		select {
-		case <-ctx.Done():
-			return last, fmt.Errorf("waiting for nginx's new workers: %w", ctx.Err())
-		case <-time.After(b.PollEvery):
+		if err := b.pause(ctx, start); err != nil {
+			return last, fmt.Errorf("waiting for nginx's new workers: %w", err)
 		}
 	}
 	if !read {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,6 +31,7 @@ const (
 	baseCancelled     = 18060
 	baseCheck         = 18070
 	baseHungTest      = 18080
+	baseLongRequest   = 18130
 	baseBench         = 18400
 )
 
@@ -110,7 +112,7 @@ func TestSwitchAndBack(t *testing.T) {
 	}
 	requireNoTemp(t, lab)
 	requireContains(t, "switch output", out.String(), "sends traffic to production", "testing the configuration", "reload took effect",
-		"verified: the last ", "127.0.0.23", "backup is live")
+		"verified: nginx's old workers exited", "5 requests through", "127.0.0.23", "backup is live")
 	requireLive(t, b, inventory.Backup)
 	lab.RequireServedBy(t, lab.Backup.Addr, 10)
 	if r := lab.Get(t); r.Version != "2.0" {
@@ -260,6 +262,10 @@ func (v stallVerifier) ServedBy(ctx context.Context, side inventory.Side, _ time
 	return "", ctx.Err()
 }
 
+func (v stallVerifier) ServedNow(ctx context.Context, side inventory.Side, _ int, timeout time.Duration) (string, error) {
+	return v.ServedBy(ctx, side, timeout)
+}
+
 // A switch cancelled half way still undoes itself completely.
 func TestSwitchCancelledIsUndone(t *testing.T) {
 	lab := nginxtest.NewLab(t, baseCancelled)
@@ -327,4 +333,37 @@ func TestSwitchWithHungTestIsUndone(t *testing.T) {
 	}
 	requireNoTemp(t, lab)
 	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
+
+// TestSwitchWithALongRequestInFlight: an old worker still serving a long request (a download) to
+// production after the reload does not hold the switch: after DrainTimeout the proof falls back to the
+// probes' own requests, says so, and the long request itself completes on production.
+func TestSwitchWithALongRequestInFlight(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseLongRequest)
+	b := labBalancer(t, lab)
+	b.DrainTimeout = 300 * time.Millisecond
+	slow := make(chan string, 1)
+	go func() {
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := c.Get(strings.TrimSuffix(lab.Inv.Probe.URL, "/") + "/slow?for=2s")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.Header.Get("X-Upstream")
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for lab.Prod.Hits() == 0 && time.Now().Before(deadline) { // the long request reached production
+		time.Sleep(5 * time.Millisecond)
+	}
+	var out lines
+	if _, err := b.Switch(context.Background(), inventory.Backup, out.add); err != nil {
+		t.Fatalf("switch with a long request in flight: %v\n%s", err, out.String())
+	}
+	requireContains(t, "output", out.String(), "still run after 300ms", "Proving by the probes' own requests", "verified: the last ", "backup is live")
+	if got := <-slow; got != lab.Prod.Addr {
+		t.Errorf("the long request begun before the switch ended with %q, want served by production (%s)", got, lab.Prod.Addr)
+	}
+	lab.RequireServedBy(t, lab.Backup.Addr, 5)
 }

@@ -105,6 +105,17 @@ func TestProbeCountsFailures(t *testing.T) {
 		t.Errorf("ServedBy(backup) while production serves: %v", err)
 	}
 
+	// ServedNow makes its own requests, one after another: no running probe needed, and it is quick.
+	if ev, err := p.ServedNow(ctx, inventory.Production, 5, 3*time.Second); err != nil {
+		t.Fatalf("ServedNow(production) on a healthy lab: %v", err)
+	} else if !strings.Contains(ev, "5 requests through") || !strings.Contains(ev, "5× "+lab.Prod.Addr+" (production)") {
+		t.Errorf("ServedNow account: %s", ev)
+	}
+	if _, err := p.ServedNow(ctx, inventory.Backup, 5, 300*time.Millisecond); err == nil || !strings.Contains(err.Error(), "not 5 in a row served by backup") ||
+		!strings.Contains(err.Error(), lab.Prod.Addr+" (production)") {
+		t.Errorf("ServedNow(backup) while production serves: %v", err)
+	}
+
 	lab.Prod.Stop() // nginx now answers 502
 	down := time.Now()
 	waitFor(t, 5*time.Second, "10 failed requests and 2 failed writes", func() bool {
@@ -118,6 +129,10 @@ func TestProbeCountsFailures(t *testing.T) {
 	_, err := p.ServedBy(ctx, inventory.Production, 500*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 502 via "+lab.Prod.Addr+" (production)") {
 		t.Errorf("ServedBy(production) while it is down: %v", err)
+	}
+	_, err = p.ServedNow(ctx, inventory.Production, 5, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 502 via "+lab.Prod.Addr+" (production)") {
+		t.Errorf("ServedNow(production) while it is down: %v", err)
 	}
 	c, err := p.Check(ctx, "app-prod")
 	if err != nil || c.OK || !strings.Contains(c.Err, "connection refused") || !strings.Contains(c.Err, "http://"+lab.Prod.Addr+"/health") {

@@ -133,3 +133,59 @@ func (p *Prober) outcome(r record) string {
 	}
 	return r.err
 }
+
+// ServedNow proves at once that requests through the balancer reach side: it makes its own requests,
+// one after another (each waits for the one before), until n consecutive ones were all successful and
+// served by an app host of side, and returns a one-line account of them. It needs no running probe
+// and takes as long as n requests do; a request on another side or a failure starts the count again,
+// until timeout, when it returns an error saying what the last requests saw. Its requests are recorded
+// like the probe's own: what they saw, users saw. ServedNow makes *Prober an nginx.Verifier.
+func (p *Prober) ServedNow(ctx context.Context, side inventory.Side, n int, timeout time.Duration) (string, error) {
+	if p.read.raw == "" {
+		return "", fmt.Errorf("the inventory has no probe.url, so nothing can show which side serves: set it to a page users load through the balancer")
+	}
+	if p.read.invalid != "" {
+		return "", fmt.Errorf("probe.url %s is unusable, so nothing can show which side serves: %s; correct it in the inventory", p.read.shown, p.read.invalid)
+	}
+	n = max(n, 1)
+	begin := time.Now()
+	deadline := begin.Add(timeout)
+	var run, last []record // run: the consecutive requests on side so far; last: the newest n
+	for {
+		p.mu.Lock()
+		seq := p.seq
+		p.seq++
+		p.mu.Unlock()
+		start := time.Now()
+		r := p.get(ctx, seq, start, min(p.timeout, max(time.Until(deadline), time.Millisecond)))
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("proving that %s serves: %w", side, ctx.Err())
+		}
+		p.addRead(r)
+		last = append(last, r)
+		if len(last) > n {
+			last = last[1:]
+		}
+		if p.allServedBy([]record{r}, side) {
+			run = append(run, r)
+		} else {
+			run = run[:0]
+		}
+		if len(run) >= n {
+			return fmt.Sprintf("%d requests through %s, one after another (%s), were all served by %s: %s",
+				len(run), p.read.shown, time.Since(run[0].start).Round(time.Millisecond), side, p.describe(run)), nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("for %s, requests through %s were not %d in a row served by %s; the last %d: %s",
+				timeout, p.read.shown, n, side, len(last), p.describe(last))
+		}
+		if !r.ok || p.sides[r.upstream] != side {
+			// Not there yet (or failing): do not hammer the balancer.
+			select {
+			case <-ctx.Done():
+				return "", fmt.Errorf("proving that %s serves: %w", side, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+}

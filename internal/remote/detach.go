@@ -21,40 +21,47 @@ const RunsDir = ".cache/pitstop/runs"
 // detachScript starts a command so that it outlives the connection and Pitstop itself, then follows
 // it. $1 is the command's directory under $HOME/RunsDir, $2 the command.
 //
-// The first time, the command starts under setsid (its own session and process group, so neither
-// sshd closing the session nor a signal to Pitstop's group reaches it) with its output appended to
-// out and err; when it ends, its exit status is written to status (atomically, by rename). A second
-// run of the script with the same directory does not start the command again: it re-attaches.
+// The first time (the script creates the directory: mkdir is atomic, so two attaches cannot both
+// start it), the command starts under setsid (its own session and process group, so neither sshd
+// closing the session nor a signal to Pitstop's group reaches it) with its output appended to out and
+// err; it writes its pid to pid first, and when it ends its exit status to status (both atomically,
+// by rename). A second run of the script with the same directory does not start the command again: it
+// re-attaches.
 //
 // The follow loop then copies out and err as they grow and exits with the command's status once
-// status exists and both files are copied. It looks every 10 ms for the first half second, every
-// 50 ms up to about 2.5 s, then every 0.2 s: a short command (an app restart inside the read-only
-// window) is seen to end within ~10 ms of ending, a long one costs a few processes a second. A command that died without writing a
-// status (the host rebooted, someone killed it with -9) ends the loop with 255 and says so.
+// status exists and both files are copied. It looks every 5 ms for about the first half second,
+// every 50 ms up to about 2.5 s, then every 0.2 s: a short command (an app restart inside the
+// read-only window) is seen to end within milliseconds of ending, a long one costs a few processes a
+// second. Each look runs one process (wc) and the shell's builtins. A command that died without
+// writing a status (the host rebooted, someone killed it with -9), or never wrote its pid, ends the
+// loop with 255 and says so.
 const detachScript = `d="${HOME:-/tmp}/` + RunsDir + `/$1"; c=$2
-if [ ! -f "$d/pid" ]; then
-  mkdir -p "$d" || exit 125
+mkdir -p "${d%/*}" || exit 125
+if mkdir "$d" 2>/dev/null; then
   : >"$d/out"; : >"$d/err"; printf '%s\n' "$c" >"$d/cmd"
   S=; command -v setsid >/dev/null 2>&1 && S=setsid
   $S sh -c 'echo $$ >"$1/pid.tmp"; mv "$1/pid.tmp" "$1/pid"; sh -c "$2" >>"$1/out" 2>>"$1/err" </dev/null; echo $? >"$1/status.tmp"; mv "$1/status.tmp" "$1/status"' pitstop "$d" "$c" </dev/null >/dev/null 2>&1 &
-  while [ ! -f "$d/pid" ]; do sleep 0.01; done
 fi
-p=$(cat "$d/pid"); o=0; e=0; gone=0; i=0
+cd "$d" || exit 125
+p=; o=0; e=0; gone=0; i=0
 while :; do
-  f=; [ -f "$d/status" ] && f=1
-  n=$(wc -c <"$d/out"); if [ "$n" -gt "$o" ]; then tail -c +$((o+1)) "$d/out" | head -c $((n-o)); o=$n; fi
-  n=$(wc -c <"$d/err"); if [ "$n" -gt "$e" ]; then tail -c +$((e+1)) "$d/err" | head -c $((n-e)) >&2; e=$n; fi
-  [ -n "$f" ] && exit "$(cat "$d/status")"
-  if ! kill -0 "$p" 2>/dev/null; then
-    gone=$((gone+1))
-    if [ "$gone" -gt 2 ]; then echo "pitstop: the command ended without an exit status (killed, or the host restarted); see $d" >&2; exit 255; fi
-  fi
-  i=$((i+1)); if [ "$i" -le 50 ]; then sleep 0.01; elif [ "$i" -le 90 ]; then sleep 0.05; else sleep 0.2; fi
+  f=; [ -f status ] && f=1
+  set -- $(wc -c out err 2>/dev/null)
+  if [ "${1:-0}" -gt "$o" ]; then tail -c +$((o+1)) out | head -c $(($1-o)); o=$1; fi
+  if [ "${3:-0}" -gt "$e" ]; then tail -c +$((e+1)) err | head -c $(($3-e)) >&2; e=$3; fi
+  if [ -n "$f" ]; then read s <status; exit "$s"; fi
+  [ -n "$p" ] || { [ -f pid ] && read p <pid; } || p=
+  if [ -n "$p" ]; then kill -0 "$p" 2>/dev/null || gone=$((gone+1)); elif [ "$i" -gt 100 ]; then gone=3; fi
+  if [ "$gone" -gt 2 ]; then echo "pitstop: the command ended without an exit status (killed, or the host restarted); see $d" >&2; exit 255; fi
+  i=$((i+1)); if [ "$i" -le 100 ]; then sleep 0.005; elif [ "$i" -le 140 ]; then sleep 0.05; else sleep 0.2; fi
 done`
 
 // killScript stops a detached command ($1 as for detachScript): its whole process group, and records
-// 137 (killed) as its status if it had none, so that a later re-attach learns how it ended.
+// 137 (killed) as its status if it had none, so that a later re-attach learns how it ended. A command
+// started a moment ago may not have written its pid yet: it waits up to a second for it.
 const killScript = `d="${HOME:-/tmp}/` + RunsDir + `/$1"
+[ -d "$d" ] || exit 0
+i=0; while [ ! -f "$d/pid" ] && [ ! -f "$d/status" ] && [ "$i" -lt 100 ]; do sleep 0.01; i=$((i+1)); done
 p=$(cat "$d/pid" 2>/dev/null) || exit 0
 kill -KILL "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
 [ -f "$d/status" ] || { echo 137 >"$d/status.tmp"; mv "$d/status.tmp" "$d/status"; }`

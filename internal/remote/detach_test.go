@@ -214,3 +214,25 @@ func TestDetachedCancelKills(t *testing.T) {
 		})
 	}
 }
+
+// TestDetachedDirWithoutCommand: a command directory that exists but whose command never started (the
+// controller was killed between creating it and starting the command) is not started now: creating the
+// directory is what claims the start, so two attaches can never both run it. The attach ends as
+// "ended without an exit status", naming the directory, instead of waiting forever.
+func TestDetachedDirWithoutCommand(t *testing.T) {
+	h := newHome(t, homeOpts{})
+	p := h.pool(t, Options{}, map[string]string{"h": "local"})
+	home, err := os.UserHomeDir()
+	must(t, err)
+	run := filepath.Join(home, RunsDir, p.RunID())
+	t.Cleanup(func() { os.RemoveAll(run) })
+	must(t, os.MkdirAll(filepath.Join(run, "never"), 0o755))
+	log := filepath.Join(t.TempDir(), "ran.log")
+	err = p.RunDetached(context.Background(), "h", "never", "echo ran >> "+shell.Quote(log), nil)
+	if !errors.Is(err, steps.ErrConnectionLost) || !strings.Contains(err.Error(), "ended without an exit status") {
+		t.Fatalf("attach to a directory whose command never started: %v; want 'ended without an exit status'", err)
+	}
+	if _, err := os.Stat(log); !os.IsNotExist(err) {
+		t.Errorf("the command ran (its log: %v); the directory claimed the start, so it must not", err)
+	}
+}

@@ -8,10 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Backend is a small application server on a fixed loopback address. It answers every GET with its
-// name and an X-App-Version header, and every POST with 201, or 503 while it is read-only (as the
+// name and an X-App-Version header (GET /slow?for=DURATION after that long), and every POST with 201, or 503 while it is read-only (as the
 // application does when its database refuses writes).
 type Backend struct {
 	Name string
@@ -105,6 +106,13 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-App-Version", version)
+	if r.URL.Path == "/slow" { // a long request (a download, say): answers after ?for=DURATION
+		d, _ := time.ParseDuration(r.URL.Query().Get("for"))
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
 	if r.Method == http.MethodPost {
 		if b.readOnly.Load() {
 			// As demo/app answers when its database is read-only: the probe counts this as refused.
