@@ -6,9 +6,12 @@ package nginx
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +189,12 @@ func (b *Balancer) Preview(ctx context.Context, to inventory.Side) (before, afte
 type result struct {
 	stdout []string
 	all    []string // stdout and stderr, as they came
+	lines  []line   // the same, with their stream
+}
+
+type line struct {
+	text   string
+	stdout bool
 }
 
 // tail gives the command's output for an error message, or "".
@@ -200,6 +209,55 @@ func (r result) tail() string {
 	return "; it said: " + strings.Join(lines, " | ")
 }
 
+// stageMark starts each command's output in a sequence; the random part keeps a command's own output
+// from being taken for it.
+var stageMark = func() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "@@pitstop-stage-" + hex.EncodeToString(b[:])
+}()
+
+// sequence runs commands on the balancer host one after another in one shell (one process, or one
+// SSH session, instead of one each), stopping at the first that fails. Each runs in a subshell, so
+// an exit in it ends only that command. It returns each command's output and the index of the one
+// that failed with its error (a *steps.ExitError names that command), or len(commands) and nil.
+func (b *Balancer) sequence(ctx context.Context, commands ...string) ([]result, int, error) {
+	var script strings.Builder
+	for i, c := range commands {
+		fmt.Fprintf(&script, "echo %[1]s %[2]d; echo %[1]s %[2]d >&2; (\n%[3]s\n) || exit $?\n", stageMark, i, c)
+	}
+	res, err := b.sh(ctx, script.String())
+	out := make([]result, len(commands))
+	cur := map[bool]int{true: -1, false: -1} // the stage each stream is in (true: stdout)
+	for _, l := range res.lines {
+		if rest, ok := strings.CutPrefix(l.text, stageMark+" "); ok {
+			if n, perr := strconv.Atoi(rest); perr == nil && n >= 0 && n < len(commands) {
+				cur[l.stdout] = n
+				continue
+			}
+		}
+		i := cur[l.stdout]
+		if i < 0 {
+			continue // the login shell's own output, before the first command
+		}
+		if l.stdout {
+			out[i].stdout = append(out[i].stdout, l.text)
+		}
+		out[i].all = append(out[i].all, l.text)
+	}
+	if err == nil {
+		return out, len(commands), nil
+	}
+	failed := max(cur[true], cur[false], 0)
+	var ee *steps.ExitError
+	if errors.As(err, &ee) {
+		named := *ee
+		named.Command = commands[failed]
+		err = &named
+	}
+	return out, failed, err
+}
+
 // sh runs command on the balancer host and collects its output.
 func (b *Balancer) sh(ctx context.Context, command string) (result, error) {
 	if b.CommandTimeout > 0 {
@@ -210,13 +268,14 @@ func (b *Balancer) sh(ctx context.Context, command string) (result, error) {
 	}
 	var mu sync.Mutex
 	var res result
-	err := b.run.Run(ctx, b.host(), command, func(s steps.Stream, line string) {
+	err := b.run.Run(ctx, b.host(), command, func(s steps.Stream, text string) {
 		mu.Lock()
 		defer mu.Unlock()
 		if s == steps.Stdout {
-			res.stdout = append(res.stdout, line)
+			res.stdout = append(res.stdout, text)
 		}
-		res.all = append(res.all, line)
+		res.all = append(res.all, text)
+		res.lines = append(res.lines, line{text, s == steps.Stdout})
 	})
 	if err != nil && ctx.Err() != nil {
 		err = context.Cause(ctx) // says which command ran out of time, rather than "context deadline exceeded"

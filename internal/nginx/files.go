@@ -55,14 +55,25 @@ func (b *Balancer) commit(ctx context.Context) error {
 
 // write replaces the upstream file with content.
 func (b *Balancer) write(ctx context.Context, content string, keepPrev bool) error {
-	if len(content) > maxContent {
-		return fmt.Errorf("candidate upstream for %s is %d bytes; pitstop writes at most %d", b.file(), len(content), maxContent)
+	if err := b.checkSize(content); err != nil {
+		return err
 	}
 	res, err := b.sh(ctx, b.writeCommand(content, keepPrev))
 	if err != nil {
-		return fmt.Errorf("write %s on %s (via %s): %w%s", b.file(), b.host(), b.tmpFile(), err, res.tail())
+		return b.writeErr(err, res)
 	}
 	return nil
+}
+
+func (b *Balancer) checkSize(content string) error {
+	if len(content) > maxContent {
+		return fmt.Errorf("candidate upstream for %s is %d bytes; pitstop writes at most %d", b.file(), len(content), maxContent)
+	}
+	return nil
+}
+
+func (b *Balancer) writeErr(err error, res result) error {
+	return fmt.Errorf("write %s on %s (via %s): %w%s", b.file(), b.host(), b.tmpFile(), err, res.tail())
 }
 
 // restore puts the content the file had before the switch back.
@@ -128,17 +139,30 @@ func joinPids(pids []int) string {
 
 // readWorkers reads the master pid from the pid file and lists its children.
 func (b *Balancer) readWorkers(ctx context.Context) (workers, error) {
-	pidFile := shell.Quote(b.inv.Balancer.PidFile)
+	res, err := b.sh(ctx, b.workersCommand())
+	if err != nil {
+		return workers{}, b.workersErr(err, res)
+	}
+	return b.parseWorkers(res)
+}
+
+// workersCommand prints "master PID" and the pid of each of the master's children, one a line.
+func (b *Balancer) workersCommand() string {
 	// An empty pid file (left by an nginx -t of another configuration) would give pgrep and ps an
 	// empty pid and the operator their usage text: say what it is instead.
-	cmd := fmt.Sprintf(`p=$(cat %[1]s) && { [ -n "$p" ] || { echo "the pid file %[2]s is empty: no nginx master runs from it" >&2; exit 3; }; } && echo "master $p" && { pgrep -P "$p" || ps -o pid= --ppid "$p"; }`,
-		pidFile, strings.ReplaceAll(b.inv.Balancer.PidFile, `"`, ""))
-	res, err := b.sh(ctx, cmd)
-	if err != nil {
-		return workers{}, fmt.Errorf("list nginx's worker processes on %s (master pid from %s): %w%s; is nginx running with that pid file (balancer.pid_file)?",
-			b.host(), b.inv.Balancer.PidFile, err, res.tail())
-	}
+	return fmt.Sprintf(`p=$(cat %[1]s) && { [ -n "$p" ] || { echo "the pid file %[2]s is empty: no nginx master runs from it" >&2; exit 3; }; } && echo "master $p" && { pgrep -P "$p" || ps -o pid= --ppid "$p"; }`,
+		shell.Quote(b.inv.Balancer.PidFile), strings.ReplaceAll(b.inv.Balancer.PidFile, `"`, ""))
+}
+
+func (b *Balancer) workersErr(err error, res result) error {
+	return fmt.Errorf("list nginx's worker processes on %s (master pid from %s): %w%s; is nginx running with that pid file (balancer.pid_file)?",
+		b.host(), b.inv.Balancer.PidFile, err, res.tail())
+}
+
+// parseWorkers reads workersCommand's output.
+func (b *Balancer) parseWorkers(res result) (workers, error) {
 	var w workers
+	var err error
 	for _, line := range res.stdout {
 		line = strings.TrimSpace(line)
 		if m, ok := strings.CutPrefix(line, "master "); ok {

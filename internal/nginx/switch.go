@@ -87,33 +87,47 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	} else {
 		say("writing the %s upstream to %s (atomic rename; previous content kept in %s until the switch took effect, then in %s)", to, b.file(), b.undoFile(), b.prevFile())
 	}
-	if err := b.write(ctx, ch.After, same); err != nil {
+	// Write and test in one go, then read the workers and reload in one go: each pair is one process
+	// (one SSH session) on the balancer host, and the first of a pair that fails stops it.
+	if err := b.checkSize(ch.After); err != nil {
 		return s.writeFailed(ctx, err)
 	}
-
 	test := b.inv.Balancer.Test
+	res, failed, err := b.sequence(ctx, b.writeCommand(ch.After, same), test)
+	if failed == 0 {
+		return s.writeFailed(ctx, b.writeErr(err, res[0]))
+	}
 	say("testing the configuration: %s", test)
-	if res, err := b.sh(ctx, test); err != nil {
-		for _, line := range res.all {
+	if err != nil {
+		for _, line := range res[1].all {
 			say("  %s", line)
 		}
-		cause := fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(test, err), res.tail())
+		cause := fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(test, err), res[1].tail())
 		if errors.Is(err, context.DeadlineExceeded) { // it did not answer: nothing was rejected
 			cause = err
 		}
 		return s.undo(ctx, "testing the configuration", cause, notReloaded)
 	}
 
-	old, err := b.readWorkers(ctx)
-	if err != nil {
-		return s.undo(ctx, "reading nginx's worker pids before the reload", err, notReloaded)
-	}
 	reload := b.inv.Balancer.Reload
-	say("configuration test passed; reloading: %s (before: %s)", reload, old)
-	if res, err := b.sh(ctx, reload); err != nil {
-		cause := fmt.Errorf("%w%s", b.cmdErr(reload, err), res.tail())
+	say("configuration test passed; reading nginx's processes and reloading: %s", reload)
+	res, failed, err = b.sequence(ctx, b.workersCommand(), reload)
+	var old workers
+	if failed > 0 {
+		old, err = b.parseWorkers(res[0])
+		if err != nil {
+			// The reload may have run: the workers' listing was unreadable, not missing.
+			return s.undo(ctx, "reading nginx's worker pids before the reload", err, reloadUnknown)
+		}
+	}
+	switch {
+	case failed == 0:
+		return s.undo(ctx, "reading nginx's worker pids before the reload", b.workersErr(err, res[0]), notReloaded)
+	case err != nil:
+		cause := fmt.Errorf("%w%s", b.cmdErr(reload, err), res[1].tail())
 		return s.undo(ctx, "reloading nginx", cause, b.reloadedSince(ctx, old))
 	}
+	say("reload sent (before: %s)", old)
 	now, err := b.awaitReload(ctx, old)
 	if err != nil {
 		r := reloadIgnored

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/pitstop-ops/pitstop/internal/nginx/nginxtest"
 	"github.com/pitstop-ops/pitstop/internal/probe"
 	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
 )
 
 var _ Verifier = (*probe.Prober)(nil)
@@ -32,6 +34,7 @@ const (
 	baseCheck         = 18070
 	baseHungTest      = 18080
 	baseLongRequest   = 18130
+	baseWrongPid      = 18140
 	baseBench         = 18400
 )
 
@@ -366,4 +369,49 @@ func TestSwitchWithALongRequestInFlight(t *testing.T) {
 		t.Errorf("the long request begun before the switch ended with %q, want served by production (%s)", got, lab.Prod.Addr)
 	}
 	lab.RequireServedBy(t, lab.Backup.Addr, 5)
+}
+
+// TestSequence: commands run one after another in one shell, each one's output kept apart (stdout
+// and stderr alike), and the first that fails stops the rest and is named with its own status.
+func TestSequence(t *testing.T) {
+	inv := &inventory.Inventory{Balancer: inventory.Balancer{Host: "lb"}}
+	b := New(inv, nginxtest.LocalRunner{}, nil)
+	ctx := context.Background()
+	res, failed, err := b.sequence(ctx, "echo a; echo a2 >&2", "exit 0; echo unreached", "echo b; echo b2 >&2; exit 7", "echo c > /dev/stderr")
+	var ee *steps.ExitError
+	if failed != 2 || !errors.As(err, &ee) || ee.Status != 7 || ee.Command != "echo b; echo b2 >&2; exit 7" {
+		t.Fatalf("sequence: failed %d, err %v; want the third command, exit 7, named", failed, err)
+	}
+	if !reflect.DeepEqual(res[0].stdout, []string{"a"}) || !slices.Contains(res[0].all, "a2") || len(res[0].all) != 2 {
+		t.Errorf("first command's output: %+v", res[0])
+	}
+	if len(res[1].all) != 0 {
+		t.Errorf("an exit in the second command ended more than it: %+v", res[1])
+	}
+	if !reflect.DeepEqual(res[2].stdout, []string{"b"}) || !slices.Contains(res[2].all, "b2") || len(res[3].all) != 0 {
+		t.Errorf("third and fourth commands' output: %+v, %+v", res[2], res[3])
+	}
+	res, failed, err = b.sequence(ctx, "echo x", "echo y")
+	if err != nil || failed != 2 || res[1].stdout[0] != "y" {
+		t.Errorf("a sequence that succeeds: failed %d, %v, %+v", failed, err, res)
+	}
+}
+
+// TestSwitchWithAWrongPidFileIsUndone: when nginx's processes cannot be read before the reload (a
+// wrong balancer.pid_file), the switch stops there: the file is restored and nginx was not reloaded.
+func TestSwitchWithAWrongPidFileIsUndone(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseWrongPid)
+	b := labBalancer(t, lab)
+	lab.Inv.Balancer.PidFile = filepath.Join(t.TempDir(), "nginx.pid")
+	var out lines
+	_, err := b.Switch(context.Background(), inventory.Backup, out.add)
+	if err == nil {
+		t.Fatalf("switch with a wrong pid file succeeded\n%s", out.String())
+	}
+	requireContains(t, "error", err.Error(), "reading nginx's worker pids before the reload", "nginx.pid", "nginx was not reloaded")
+	if got := lab.ReadUpstream(t); got != lab.Inv.Upstream(inventory.Production) {
+		t.Errorf("upstream file holds %q after the failed switch, want production's", got)
+	}
+	requireNoTemp(t, lab)
+	lab.RequireServedBy(t, lab.Prod.Addr, 10)
 }
