@@ -94,7 +94,7 @@ func (p *Pool) RunDetached(ctx context.Context, host, id, command string, out st
 	kill := "sh -c " + shell.Quote(killScript) + " pitstop " + shell.Quote(dir)
 	seen := &lineSkipper{out: out}
 	if t.Local {
-		err = runLocal(ctx, host, start, seen.fn())
+		err = runDetachedLocal(ctx, host, dir, command, seen.fn())
 	} else {
 		err = p.runSSH(ctx, host, t, start, seen.fn())
 		deadline := time.Now().Add(reattachFor)

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,5 +235,62 @@ func TestDetachedDirWithoutCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(log); !os.IsNotExist(err) {
 		t.Errorf("the command ran (its log: %v); the directory claimed the start, so it must not", err)
+	}
+}
+
+// detachChildEnv makes the test binary a Pitstop that runs one detached command on a local host (its
+// run ID and command in PITSTOP_TEST_RUN and PITSTOP_TEST_CMD) and prints its output, to be killed.
+const detachChildEnv = "PITSTOP_TEST_DETACH_CHILD"
+
+func detachChild() int {
+	p := New(testInventory(map[string]string{"h": "local"}), Options{RunID: os.Getenv("PITSTOP_TEST_RUN")})
+	err := p.RunDetached(context.Background(), "h", "job", os.Getenv("PITSTOP_TEST_CMD"), func(_ steps.Stream, line string) {
+		os.Stdout.WriteString(line + "\n")
+	})
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// TestLocalDetachedCommandOutlivesPitstop: Pitstop itself (here: this test binary as a child) is
+// killed with -9 while it runs a detached command on an `ssh: local` host; the command goes on, and a
+// new Pitstop with the same run ID re-attaches, gets its whole output and exit status, and the
+// command ran once.
+func TestLocalDetachedCommandOutlivesPitstop(t *testing.T) {
+	h := newHome(t, homeOpts{})
+	log := filepath.Join(t.TempDir(), "ran.log")
+	cmd := "echo started; sleep 1; echo ran >> " + shell.Quote(log) + "; echo finished; exit 3"
+	run := newRunID()
+	home, err := os.UserHomeDir()
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(home, RunsDir, run)) })
+
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), detachChildEnv+"=1", "PITSTOP_TEST_RUN="+run, "PITSTOP_TEST_CMD="+cmd)
+	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := child.StdoutPipe()
+	must(t, err)
+	must(t, child.Start())
+	buf := make([]byte, len("started\n"))
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "started\n" {
+		syscall.Kill(-child.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the child Pitstop said %q, %v; want started", buf, err)
+	}
+	syscall.Kill(-child.Process.Pid, syscall.SIGKILL) // its whole process group, as a terminal's would be
+	child.Wait()
+
+	second := h.pool(t, Options{RunID: run}, map[string]string{"h": "local"})
+	c := &collector{}
+	err = second.RunDetached(context.Background(), "h", "job", cmd, c.fn)
+	var xe *steps.ExitError
+	if !errors.As(err, &xe) || xe.Status != 3 {
+		t.Fatalf("re-attach after Pitstop was killed: %v, want the command's exit 3", err)
+	}
+	if c.count("started") != 1 || c.count("finished") != 1 {
+		t.Errorf("re-attached output %q", c.lines)
+	}
+	if n := ranLines(t, log); n != 1 {
+		t.Errorf("the command ran %d times, want 1", n)
 	}
 }

@@ -51,6 +51,9 @@ type lab struct {
 var theLab *lab
 
 func TestMain(m *testing.M) {
+	if os.Getenv(detachChildEnv) != "" {
+		os.Exit(detachChild())
+	}
 	os.Exit(runMain(m))
 }
 
