@@ -125,3 +125,65 @@ func TestReconcileFlagsADiscrepancy(t *testing.T) {
 		t.Errorf("a switch the balancer does not show is counted as done")
 	}
 }
+
+// TestReconcileAcceptsARebuildCutByTheCrash: the reverse-sync plan was killed while rebuild-backup
+// re-created the promoted backup as a standby; the rebuild went on without Pitstop. The backup being a
+// standby again is what the interrupted command does, not a discrepancy, and the resumed run
+// re-attaches to the command instead of running it again. Without the cut rebuild in the journal, the
+// same world is a discrepancy.
+func TestReconcileAcceptsARebuildCutByTheCrash(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cut           bool
+		wantUnexplain bool
+	}{
+		{"rebuild cut by the crash", true, false},
+		{"no rebuild started", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeWorld(testInventory())
+			p, _ := Build(f.inv, PlanReverseSync)
+			path := filepath.Join(t.TempDir(), "j.jsonl")
+			j, _, err := OpenJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range p.Steps() {
+				if st.ID == "rebuild-backup" {
+					break
+				}
+				if st.Action == ActSwitch {
+					j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
+				}
+				j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
+			}
+			if tc.cut {
+				j.Write(Event{Kind: EvStepStarted, StepID: "rebuild-backup", Status: StatusRunning})
+				j.Write(Event{Kind: EvOutput, StepID: "rebuild-backup", Host: "db-b", Text: "$ rebuild-standby"})
+			}
+			j.Close()
+			r, err := ReadResume(path, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Promoted["db-b"] {
+				t.Fatalf("the journal's promotion of db-b is not carried: %v", r.Promoted)
+			}
+			r.Reconcile(context.Background(), f.inv, p, f.ports()) // the fake's db-b streams: a standby
+			if got := len(r.Unexplained) > 0; got != tc.wantUnexplain {
+				t.Fatalf("unexplained %v, want some: %t\n%s", r.Unexplained, tc.wantUnexplain, strings.Join(r.Table(), "\n"))
+			}
+			if !tc.cut {
+				return
+			}
+			if table := strings.Join(r.Table(), "\n"); !strings.Contains(table, "a standby again") {
+				t.Errorf("the table does not say why db-b is a standby:\n%s", table)
+			}
+			run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
+			ev, err := run.finished()
+			if err != nil || ev.Status != StatusDone {
+				t.Fatalf("resumed run: %v, %s", err, ev.Status)
+			}
+		})
+	}
+}
