@@ -202,27 +202,13 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
 	load := startLoad(t, l)
 	settle(time.Second)
-	points := []killPoint{
+	out := killAndResume(t, env, []string{"run", "-i", inv, "--auto-approve"}, []killPoint{
 		{"right after the switch", `switched: balancer now sends traffic to backup`},
 		{"mid-upgrade while a command runs on an SSH host", `\| slow upgrade on app-`},
 		{"during the switch back", `step switch-to-production started`},
-	}
-	for i, k := range points {
-		p := startPitstop(t, env, "run", "-i", inv, "--auto-approve")
-		if i > 0 {
-			p.waitLine(`resuming the run recorded in `, time.Minute)
-		}
-		p.waitLine(k.line, 3*time.Minute)
-		t.Logf("%s %s", how, k.name)
-		stop(p)
-	}
-	p := startPitstop(t, env, "run", "-i", inv, "--auto-approve")
-	code, out := p.wait(5 * time.Minute)
-	if code != 0 || !strings.Contains(out, "plan readonly finished") {
-		t.Fatalf("the last resume: exit %d\n%s", code, lastLines(out, 60))
-	}
-	if !strings.Contains(out, "resuming the run recorded in ") {
-		t.Errorf("the last run did not resume:\n%s", firstLines(out, 40))
+	}, stop, how)
+	if !strings.Contains(out, "plan readonly finished") {
+		t.Fatalf("the last resume did not finish the plan:\n%s", lastLines(out, 60))
 	}
 	rep := load.Stop()
 	logLoad(t, rep)
@@ -235,6 +221,41 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 	}
 	l.assertVersion(t, "app-p1", "v2")
 	l.assertVersion(t, "app-b1", "v2")
+	assertRanOnce(t, l, ranLog)
+	if strings.Contains(out, "WAL replay is PAUSED") {
+		t.Errorf("replay left paused:\n%s", lastLines(out, 20))
+	}
+}
+
+// killAndResume runs `pitstop ARGS` with env and stops it (kill -9, SIGHUP: how) at each point in
+// turn, then runs it once more and returns that last run's output, which must resume the run and
+// exit 0.
+func killAndResume(t *testing.T, env, args []string, points []killPoint, stop func(*pitstopProc), how string) string {
+	t.Helper()
+	for i, k := range points {
+		p := startPitstop(t, env, args...)
+		if i > 0 {
+			p.waitLine(`resuming the run recorded in `, time.Minute)
+		}
+		p.waitLine(k.line, 3*time.Minute)
+		t.Logf("%s %s", how, k.name)
+		stop(p)
+	}
+	p := startPitstop(t, env, args...)
+	code, out := p.wait(5 * time.Minute)
+	if code != 0 {
+		t.Fatalf("the last resume: exit %d\n%s", code, lastLines(out, 60))
+	}
+	if !strings.Contains(out, "resuming the run recorded in ") {
+		t.Errorf("the last run did not resume:\n%s", firstLines(out, 40))
+	}
+	return out
+}
+
+// assertRanOnce fails unless crashInventory's slow command ran exactly once on each app host, by
+// the hosts' own log.
+func assertRanOnce(t *testing.T, l *testLab, ranLog string) {
+	t.Helper()
 	b, err := os.ReadFile(ranLog)
 	if err != nil {
 		t.Fatal(err)
@@ -243,9 +264,6 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 		if n := strings.Count(string(b), h+"\n"); n != 1 {
 			t.Errorf("the slow command ran %d times on %s, want exactly once (log %q)", n, h, b)
 		}
-	}
-	if strings.Contains(out, "WAL replay is PAUSED") {
-		t.Errorf("replay left paused:\n%s", lastLines(out, 20))
 	}
 }
 
