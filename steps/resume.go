@@ -159,7 +159,9 @@ func (r *Resume) Finished(plan *Plan) bool {
 // Reconcile compares what the journal says with the world: the balancer (its file and where probes
 // are served), paused replay, promotion and the reverse sync (from the replication links), and each
 // app host's health and version. A step the journal says is done but whose effect the world does not
-// show is a discrepancy nothing explains: it is listed, and not counted as done.
+// show is a discrepancy nothing explains: it is listed, and not counted as done. A step the crash cut
+// after its effect was in the world (a switch, paused or resumed replay, the reverse sync's
+// subscription) counts as done.
 func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *Plan, w World) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -271,6 +273,11 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 				r.Done[st.ID] = true
 				row("step "+st.ID, "started, not finished", "every host "+pausedWord(st.Action == ActPauseReplay)+": counted as done", true)
 			}
+		case st.Action == ActReverseStart && lerr == nil && !r.Done[st.ID] && r.started[st.ID] && logical[st.From+"→"+st.To]:
+			// The subscription was created before the crash (the step then waits for it to reach the
+			// slot): creating it again would fail.
+			r.Done[st.ID] = true
+			row("step "+st.ID, "started, not finished", "reverse sync "+st.From+"→"+st.To+" running: counted as done", true)
 		}
 	}
 }
