@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +17,10 @@ import (
 	"time"
 
 	"github.com/pitstop-ops/pitstop/internal/cli"
+	"github.com/pitstop-ops/pitstop/internal/remote"
 	"github.com/pitstop-ops/pitstop/internal/shell"
 	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
 )
 
 // Port base of the crash tests' lab (the other tests' bases are in main_test.go).
@@ -232,14 +235,23 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 // exit 0.
 func killAndResume(t *testing.T, env, args []string, points []killPoint, stop func(*pitstopProc), how string) string {
 	t.Helper()
+	journal := ""
 	for i, k := range points {
 		p := startPitstop(t, env, args...)
 		if i > 0 {
 			p.waitLine(`resuming the run recorded in `, time.Minute)
 		}
+		if journal == "" {
+			journal = strings.TrimPrefix(p.waitLine(`^journal: `, time.Minute), "journal: ")
+		}
 		p.waitLine(k.line, 3*time.Minute)
 		t.Logf("%s %s", how, k.name)
 		stop(p)
+	}
+	// The last point is after commands ran on the hosts: their directory stays for the resume.
+	dir := runDir(t, journal)
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the run's directory of commands after %s: %v, want it kept for the resume", how, err)
 	}
 	p := startPitstop(t, env, args...)
 	code, out := p.wait(5 * time.Minute)
@@ -249,7 +261,31 @@ func killAndResume(t *testing.T, env, args []string, points []killPoint, stop fu
 	if !strings.Contains(out, "resuming the run recorded in ") {
 		t.Errorf("the last run did not resume:\n%s", firstLines(out, 40))
 	}
+	// The run is over: its directory is removed on every host (all are this machine in the lab).
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the run's directory of commands after the run finished: %v, want it removed\n%s", err, lastLines(out, 10))
+	}
 	return out
+}
+
+// runDir is the directory the run recorded in journal keeps its detached commands in, on every lab
+// host (they log in as this user): ~/.cache/pitstop/runs/<journal name>-<run ID>.
+func runDir(t *testing.T, journal string) string {
+	t.Helper()
+	f, err := os.Open(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h steps.JournalHeader
+	if err := json.NewDecoder(f).Decode(&h); err != nil || h.Run == "" {
+		t.Fatalf("the header of %s: %v, run %q", journal, err, h.Run)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(home, remote.RunsDir, strings.TrimSuffix(filepath.Base(journal), ".jsonl")+"-"+h.Run)
 }
 
 // assertRanOnce fails unless crashInventory's slow command ran exactly once on each app host, by
