@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +17,10 @@ import (
 	"time"
 
 	"github.com/pitstop-ops/pitstop/internal/cli"
+	"github.com/pitstop-ops/pitstop/internal/remote"
 	"github.com/pitstop-ops/pitstop/internal/shell"
 	"github.com/pitstop-ops/pitstop/inventory"
+	"github.com/pitstop-ops/pitstop/steps"
 )
 
 // Port base of the crash tests' lab (the other tests' bases are in main_test.go).
@@ -202,27 +205,13 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
 	load := startLoad(t, l)
 	settle(time.Second)
-	points := []killPoint{
+	out := killAndResume(t, env, []string{"run", "-i", inv, "--auto-approve"}, []killPoint{
 		{"right after the switch", `switched: balancer now sends traffic to backup`},
 		{"mid-upgrade while a command runs on an SSH host", `\| slow upgrade on app-`},
 		{"during the switch back", `step switch-to-production started`},
-	}
-	for i, k := range points {
-		p := startPitstop(t, env, "run", "-i", inv, "--auto-approve")
-		if i > 0 {
-			p.waitLine(`resuming the run recorded in `, time.Minute)
-		}
-		p.waitLine(k.line, 3*time.Minute)
-		t.Logf("%s %s", how, k.name)
-		stop(p)
-	}
-	p := startPitstop(t, env, "run", "-i", inv, "--auto-approve")
-	code, out := p.wait(5 * time.Minute)
-	if code != 0 || !strings.Contains(out, "plan readonly finished") {
-		t.Fatalf("the last resume: exit %d\n%s", code, lastLines(out, 60))
-	}
-	if !strings.Contains(out, "resuming the run recorded in ") {
-		t.Errorf("the last run did not resume:\n%s", firstLines(out, 40))
+	}, stop, how)
+	if !strings.Contains(out, "plan readonly finished") {
+		t.Fatalf("the last resume did not finish the plan:\n%s", lastLines(out, 60))
 	}
 	rep := load.Stop()
 	logLoad(t, rep)
@@ -235,6 +224,74 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 	}
 	l.assertVersion(t, "app-p1", "v2")
 	l.assertVersion(t, "app-b1", "v2")
+	assertRanOnce(t, l, ranLog)
+	if strings.Contains(out, "WAL replay is PAUSED") {
+		t.Errorf("replay left paused:\n%s", lastLines(out, 20))
+	}
+}
+
+// killAndResume runs `pitstop ARGS` with env and stops it (kill -9, SIGHUP: how) at each point in
+// turn, then runs it once more and returns that last run's output, which must resume the run and
+// exit 0.
+func killAndResume(t *testing.T, env, args []string, points []killPoint, stop func(*pitstopProc), how string) string {
+	t.Helper()
+	journal := ""
+	for i, k := range points {
+		p := startPitstop(t, env, args...)
+		if i > 0 {
+			p.waitLine(`resuming the run recorded in `, time.Minute)
+		}
+		if journal == "" {
+			journal = strings.TrimPrefix(p.waitLine(`^journal: `, time.Minute), "journal: ")
+		}
+		p.waitLine(k.line, 3*time.Minute)
+		t.Logf("%s %s", how, k.name)
+		stop(p)
+	}
+	// The last point is after commands ran on the hosts: their directory stays for the resume.
+	dir := runDir(t, journal)
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the run's directory of commands after %s: %v, want it kept for the resume", how, err)
+	}
+	p := startPitstop(t, env, args...)
+	code, out := p.wait(5 * time.Minute)
+	if code != 0 {
+		t.Fatalf("the last resume: exit %d\n%s", code, lastLines(out, 60))
+	}
+	if !strings.Contains(out, "resuming the run recorded in ") {
+		t.Errorf("the last run did not resume:\n%s", firstLines(out, 40))
+	}
+	// The run is over: its directory is removed on every host (all are this machine in the lab).
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the run's directory of commands after the run finished: %v, want it removed\n%s", err, lastLines(out, 10))
+	}
+	return out
+}
+
+// runDir is the directory the run recorded in journal keeps its detached commands in, on every lab
+// host (they log in as this user): ~/.cache/pitstop/runs/<journal name>-<run ID>.
+func runDir(t *testing.T, journal string) string {
+	t.Helper()
+	f, err := os.Open(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h steps.JournalHeader
+	if err := json.NewDecoder(f).Decode(&h); err != nil || h.Run == "" {
+		t.Fatalf("the header of %s: %v, run %q", journal, err, h.Run)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(home, remote.RunsDir, strings.TrimSuffix(filepath.Base(journal), ".jsonl")+"-"+h.Run)
+}
+
+// assertRanOnce fails unless crashInventory's slow command ran exactly once on each app host, by
+// the hosts' own log.
+func assertRanOnce(t *testing.T, l *testLab, ranLog string) {
+	t.Helper()
 	b, err := os.ReadFile(ranLog)
 	if err != nil {
 		t.Fatal(err)
@@ -243,9 +300,6 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 		if n := strings.Count(string(b), h+"\n"); n != 1 {
 			t.Errorf("the slow command ran %d times on %s, want exactly once (log %q)", n, h, b)
 		}
-	}
-	if strings.Contains(out, "WAL replay is PAUSED") {
-		t.Errorf("replay left paused:\n%s", lastLines(out, 20))
 	}
 }
 

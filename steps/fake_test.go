@@ -203,6 +203,9 @@ func (d fakeDB) call(s string) error {
 			return err // it did promote, then failed to say so
 		}
 	case "reverse-start db-b>db-p":
+		if d.f.reverse {
+			return errors.New(`reverse-start db-b>db-p: ERROR: subscription "pitstop_reverse" already exists`)
+		}
 		d.f.reverse = true
 	case "reverse-stop db-b>db-p":
 		d.f.reverse = false

@@ -37,6 +37,8 @@ type Resume struct {
 	// Interrupted lists, per step that started and did not finish, the commands that started on a
 	// host and did not finish: "host: command".
 	Interrupted map[string][]string
+	// interruptedOn holds, per host, the steps with a command the crash cut there.
+	interruptedOn map[string][]string
 	// Rows is the reconciliation: what the journal says against what the world shows.
 	Rows []ResumeRow
 	// Unexplained lists the discrepancies nothing in the journal explains; the operator must
@@ -133,9 +135,11 @@ func ReadResume(path string, plan *Plan) (*Resume, error) {
 			}
 		}
 	}
+	r.interruptedOn = map[string][]string{}
 	for step, hosts := range running {
 		for h, cmd := range hosts {
 			r.Interrupted[step] = append(r.Interrupted[step], h+": "+cmd)
+			r.interruptedOn[h] = append(r.interruptedOn[h], step)
 		}
 		slices.Sort(r.Interrupted[step])
 	}
@@ -155,7 +159,9 @@ func (r *Resume) Finished(plan *Plan) bool {
 // Reconcile compares what the journal says with the world: the balancer (its file and where probes
 // are served), paused replay, promotion and the reverse sync (from the replication links), and each
 // app host's health and version. A step the journal says is done but whose effect the world does not
-// show is a discrepancy nothing explains: it is listed, and not counted as done.
+// show is a discrepancy nothing explains: it is listed, and not counted as done. A step the crash cut
+// after its effect was in the world (a switch, paused or resumed replay, the reverse sync's
+// subscription) counts as done.
 func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *Plan, w World) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -200,6 +206,12 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			continue
 		}
 		if r.Promoted[h] {
+			if rebuild := r.rebuildCut(plan, h); rebuild != "" && physical[h] {
+				// The crash cut the rebuild, which went on without Pitstop: a standby again is what
+				// it does. The step re-attaches to the command to learn how it ended.
+				row(h, "promoted to a primary; step "+rebuild+" was rebuilding it when the run stopped", "a standby again: the rebuild went on; its step learns how it ended", true)
+				continue
+			}
 			row(h, "promoted to a primary", map[bool]string{true: "still a standby", false: "no longer a standby"}[physical[h]], !physical[h])
 			continue
 		}
@@ -261,8 +273,24 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 				r.Done[st.ID] = true
 				row("step "+st.ID, "started, not finished", "every host "+pausedWord(st.Action == ActPauseReplay)+": counted as done", true)
 			}
+		case st.Action == ActReverseStart && lerr == nil && !r.Done[st.ID] && r.started[st.ID] && logical[st.From+"→"+st.To]:
+			// The subscription was created before the crash (the step then waits for it to reach the
+			// slot): creating it again would fail.
+			r.Done[st.ID] = true
+			row("step "+st.ID, "started, not finished", "reverse sync "+st.From+"→"+st.To+" running: counted as done", true)
 		}
 	}
+}
+
+// rebuildCut returns the step of plan whose commands (reverse_sync.rebuild) the crash cut on host h,
+// or "".
+func (r *Resume) rebuildCut(plan *Plan, h string) string {
+	for _, id := range r.interruptedOn[h] {
+		if st := plan.Step(id); st != nil && st.Action == ActRun && !r.Done[id] {
+			return id
+		}
+	}
+	return ""
 }
 
 func pausedWord(p bool) string {

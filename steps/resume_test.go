@@ -125,3 +125,114 @@ func TestReconcileFlagsADiscrepancy(t *testing.T) {
 		t.Errorf("a switch the balancer does not show is counted as done")
 	}
 }
+
+// TestReconcileAcceptsARebuildCutByTheCrash: the reverse-sync plan was killed while rebuild-backup
+// re-created the promoted backup as a standby; the rebuild went on without Pitstop. The backup being a
+// standby again is what the interrupted command does, not a discrepancy, and the resumed run
+// re-attaches to the command instead of running it again. Without the cut rebuild in the journal, the
+// same world is a discrepancy.
+func TestReconcileAcceptsARebuildCutByTheCrash(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cut           bool
+		wantUnexplain bool
+	}{
+		{"rebuild cut by the crash", true, false},
+		{"no rebuild started", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeWorld(testInventory())
+			p, _ := Build(f.inv, PlanReverseSync)
+			path := filepath.Join(t.TempDir(), "j.jsonl")
+			j, _, err := OpenJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range p.Steps() {
+				if st.ID == "rebuild-backup" {
+					break
+				}
+				if st.Action == ActSwitch {
+					j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
+				}
+				j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
+			}
+			if tc.cut {
+				j.Write(Event{Kind: EvStepStarted, StepID: "rebuild-backup", Status: StatusRunning})
+				j.Write(Event{Kind: EvOutput, StepID: "rebuild-backup", Host: "db-b", Text: "$ rebuild-standby"})
+			}
+			j.Close()
+			r, err := ReadResume(path, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Promoted["db-b"] {
+				t.Fatalf("the journal's promotion of db-b is not carried: %v", r.Promoted)
+			}
+			r.Reconcile(context.Background(), f.inv, p, f.ports()) // the fake's db-b streams: a standby
+			if got := len(r.Unexplained) > 0; got != tc.wantUnexplain {
+				t.Fatalf("unexplained %v, want some: %t\n%s", r.Unexplained, tc.wantUnexplain, strings.Join(r.Table(), "\n"))
+			}
+			if !tc.cut {
+				return
+			}
+			if table := strings.Join(r.Table(), "\n"); !strings.Contains(table, "a standby again") {
+				t.Errorf("the table does not say why db-b is a standby:\n%s", table)
+			}
+			run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
+			ev, err := run.finished()
+			if err != nil || ev.Status != StatusDone {
+				t.Fatalf("resumed run: %v, %s", err, ev.Status)
+			}
+		})
+	}
+}
+
+// TestResumeAfterReverseStartCut: the reverse-sync plan was killed while reverse-start waited for its
+// new subscription to reach the backup's slot. The subscription runs: the step counts as done and is
+// not run again (creating the subscription a second time fails), and the resumed run finishes.
+func TestResumeAfterReverseStartCut(t *testing.T) {
+	f := newFakeWorld(testInventory())
+	p, _ := Build(f.inv, PlanReverseSync)
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Steps() {
+		if st.ID == "reverse-start" {
+			break
+		}
+		if st.Action == ActSwitch {
+			j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
+		}
+		j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
+	}
+	j.Write(Event{Kind: EvStepStarted, StepID: "reverse-start", Status: StatusRunning})
+	j.Close()
+	// The world as the interrupted run left it: users on the promoted backup, the subscription made.
+	f.mu.Lock()
+	f.live, f.promoted, f.reverse = inventory.Backup, true, true
+	for _, h := range f.inv.Sides.Production.Apps {
+		f.version[h] = f.inv.Upgrade.Version
+	}
+	f.mu.Unlock()
+	r, err := ReadResume(path, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Reconcile(context.Background(), f.inv, p, f.ports())
+	if !r.Done["reverse-start"] || len(r.Unexplained) > 0 {
+		t.Fatalf("reverse-start done %v, unexplained %v\n%s", r.Done["reverse-start"], r.Unexplained, strings.Join(r.Table(), "\n"))
+	}
+	run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
+	ev, err := run.finished()
+	if err != nil || ev.Status != StatusDone {
+		t.Fatalf("resumed run: %v, %s", err, ev.Status)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := countCalls(f.dbCalls, "reverse-start db-b>db-p"); n != 0 {
+		t.Errorf("the reverse sync was started %d times by the resumed run, want 0", n)
+	}
+}

@@ -99,7 +99,9 @@ func headless(ctx context.Context, inv *inventory.Inventory, s *session, tr *tra
 	}
 	eng := steps.New(inv, plan, world, opt)
 	ctl.SetDecider(eng.Decide)
-	if err := eng.Run(ctx); err != nil {
+	err := eng.Run(ctx)
+	s.endRunDirs(inv, err, stderr)
+	if err != nil {
 		if last := lastLine(inv, s.sig, tr, err); last != "" {
 			printLast(stderr, steps.Redact(last))
 		} else {

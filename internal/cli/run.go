@@ -128,6 +128,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return s.sig.exitCode(exitFailed)
 	}
 	defer w.Close()
+	s.runDirs = w.Hosts
 	if from != "" {
 		if code := reconcile(ctx, inv, s, w.Ports(), rf, f.autoApprove, stdout, stderr); code >= 0 {
 			s.journal.Close()
@@ -149,6 +150,9 @@ type session struct {
 	// resume what it says, reconciled with the world.
 	resumeFrom string
 	resume     *steps.Resume
+	// runDirs removes the run's directories of detached commands on the hosts once the run is over
+	// (nil for the demo, whose commands run nowhere).
+	runDirs runDirs
 }
 
 // prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the
@@ -281,6 +285,7 @@ func drive(ctx context.Context, inv *inventory.Inventory, s *session, world step
 			fmt.Fprintln(stderr, "  next:", n)
 		}
 	}
+	s.endRunDirs(inv, err, stderr)
 	if err != nil {
 		if last := lastLine(inv, s.sig, tr, err); last != "" {
 			printLast(stderr, steps.Redact(last))

@@ -66,6 +66,11 @@ p=$(cat "$d/pid" 2>/dev/null) || exit 0
 kill -KILL "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
 [ -f "$d/status" ] || { echo 137 >"$d/status.tmp"; mv "$d/status.tmp" "$d/status"; }`
 
+// removeScript removes a run's directory ($1 under $HOME/RunsDir) and every command's files in it.
+const removeScript = `d="${HOME:-/tmp}/` + RunsDir + `/$1"
+[ -e "$d" ] || exit 0
+rm -rf -- "$d"`
+
 // newRunID is a run's name when the caller gives none.
 func newRunID() string {
 	var b [6]byte
@@ -75,6 +80,54 @@ func newRunID() string {
 
 // RunID is the name of this pool's run directory on each host (Options.RunID, or a random one).
 func (p *Pool) RunID() string { return p.opt.RunID }
+
+// RunDir is the run's directory on a host as an operator finds it there: ~/.cache/pitstop/runs/RUN.
+func (p *Pool) RunDir() string { return "~/" + RunsDir + "/" + p.opt.RunID }
+
+// ErrCommandsLeft is returned by RemoveRun for a host where a detached command of this run may still
+// run: Pitstop could not stop it or follow it to its end, so its directory is kept.
+var ErrCommandsLeft = errors.New("a command of this run may still run there")
+
+// RemoveRun removes the run's directory on host (see RunDir), over the pool's connection or with sh on
+// a local host: the run is over and nothing will re-attach to its commands. A directory that is not
+// there is no error. It refuses (ErrCommandsLeft) on a host where a command of this pool could not be
+// stopped or followed to its end.
+func (p *Pool) RemoveRun(ctx context.Context, host string) error {
+	p.mu.Lock()
+	left := p.unsettled[host]
+	p.mu.Unlock()
+	if left {
+		return fmt.Errorf("%s: %w (see %s)", host, ErrCommandsLeft, p.RunDir())
+	}
+	name := p.opt.RunID // as RunDetached names the directory
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("%s: run ID %q names no directory of its own; nothing removed", host, p.opt.RunID)
+	}
+	cmd := "sh -c " + shell.Quote(removeScript) + " pitstop " + shell.Quote(name)
+	t, err := p.target(host)
+	if err != nil {
+		return err
+	}
+	if t.Local {
+		err = runLocal(ctx, host, cmd, nil)
+	} else {
+		err = p.runSSH(ctx, host, t, cmd, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: remove %s: %w", host, p.RunDir(), err)
+	}
+	return nil
+}
+
+// unsettle notes that a command of this run may still run on host: RemoveRun keeps its directory.
+func (p *Pool) unsettle(host string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unsettled == nil {
+		p.unsettled = map[string]bool{}
+	}
+	p.unsettled[host] = true
+}
 
 // reattachFor bounds how long RunDetached keeps trying to re-attach after the connection dropped.
 const reattachFor = 30 * time.Second
@@ -122,6 +175,7 @@ func (p *Pool) RunDetached(ctx context.Context, host, id, command string, out st
 			kerr = p.runSSH(kctx, host, t, kill, nil)
 		}
 		if kerr != nil {
+			p.unsettle(host)
 			return fmt.Errorf("run %q on %s: %w; stopping it on the host failed too (%v): it may still run, see ~/%s/%s there", command, host, context.Cause(ctx), kerr, RunsDir, dir)
 		}
 		return fmt.Errorf("run %q on %s: %w; the command was killed on the host", command, host, context.Cause(ctx))
@@ -134,6 +188,7 @@ func (p *Pool) RunDetached(ctx context.Context, host, id, command string, out st
 		}
 	}
 	if errors.Is(err, steps.ErrConnectionLost) {
+		p.unsettle(host)
 		return fmt.Errorf("%w: %s: the connection was lost while %q ran and could not be re-attached within %s; the command keeps running on the host, with its output and exit status in ~/%s/%s", steps.ErrConnectionLost, host, command, reattachFor, RunsDir, dir)
 	}
 	return err

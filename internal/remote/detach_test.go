@@ -294,3 +294,46 @@ func TestLocalDetachedCommandOutlivesPitstop(t *testing.T) {
 		t.Errorf("the command ran %d times, want 1", n)
 	}
 }
+
+// TestRemoveRun: once a run is over, RemoveRun removes its directory on the host, commands' files and
+// all, locally and over SSH; a second call (nothing left) is no error. A host where a command of the
+// run may still run keeps its directory.
+func TestRemoveRun(t *testing.T) {
+	h := newHome(t, homeOpts{})
+	home, _ := os.UserHomeDir()
+	for _, r := range runners {
+		t.Run(r.name, func(t *testing.T) {
+			p := h.pool(t, Options{}, map[string]string{"h": r.ssh})
+			dir := filepath.Join(home, RunsDir, p.RunID())
+			if err := p.RunDetached(context.Background(), "h", "rm.h.0.1", "echo output", nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "rm.h.0.1", "status")); err != nil {
+				t.Fatalf("the command's files: %v", err)
+			}
+			if err := p.RemoveRun(context.Background(), "h"); err != nil {
+				t.Fatalf("RemoveRun: %v", err)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s after RemoveRun: %v, want it gone", dir, err)
+			}
+			if err := p.RemoveRun(context.Background(), "h"); err != nil {
+				t.Errorf("RemoveRun of a run directory that is not there: %v", err)
+			}
+
+			// A command Pitstop could not stop: its directory stays.
+			if err := p.RunDetached(context.Background(), "h", "rm.h.1.1", "true", nil); err != nil {
+				t.Fatal(err)
+			}
+			p.unsettle("h")
+			err := p.RemoveRun(context.Background(), "h")
+			if !errors.Is(err, ErrCommandsLeft) || !strings.Contains(err.Error(), p.RunDir()) {
+				t.Errorf("RemoveRun with a command left: %v, want ErrCommandsLeft naming %s", err, p.RunDir())
+			}
+			if _, err := os.Stat(dir); err != nil {
+				t.Errorf("%s was removed although a command may still run there: %v", dir, err)
+			}
+			os.RemoveAll(dir)
+		})
+	}
+}

@@ -320,7 +320,13 @@ func (h *home) pool(t testing.TB, opt Options, hosts map[string]string) *Pool {
 	t.Helper()
 	opt.Home = h.dir
 	p := New(testInventory(hosts), opt)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() {
+		p.Close()
+		// The run's detached commands keep their files in the real home (sshd logs in as this user).
+		if home, err := os.UserHomeDir(); err == nil && p.RunID() != "" {
+			os.RemoveAll(filepath.Join(home, RunsDir, p.RunID()))
+		}
+	})
 	return p
 }
 

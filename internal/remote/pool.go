@@ -60,6 +60,8 @@ type Pool struct {
 	mu     sync.Mutex
 	conns  map[string]*conn
 	closed bool
+	// unsettled holds the hosts where a detached command may still run (see RemoveRun).
+	unsettled map[string]bool
 
 	// dials counts connection attempts (tests check that connections are shared).
 	dials atomic.Int64
