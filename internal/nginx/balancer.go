@@ -7,6 +7,7 @@ package nginx
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -83,6 +84,12 @@ type Balancer struct {
 	// waits for them to exit before it proves traffic.
 	reloadedFrom workers
 	mu           sync.Mutex // one switch at a time
+
+	// last is the upstream file's content as Pitstop last read or wrote it ("" with lastOK false:
+	// unknown); a switch checks it is still so instead of reading the file again.
+	lastMu sync.Mutex
+	last   string
+	lastOK bool
 }
 
 // New returns the balancer of inv, running its commands on inv.Balancer.Host through run. verify
@@ -165,7 +172,43 @@ func (b *Balancer) read(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read upstream file %s on %s: base64 gave %w", b.file(), b.host(), err)
 	}
+	b.remember(string(data))
 	return string(data), nil
+}
+
+// known returns the file's content as Pitstop last read or wrote it, if it knows it.
+func (b *Balancer) known() (string, bool) {
+	b.lastMu.Lock()
+	defer b.lastMu.Unlock()
+	return b.last, b.lastOK
+}
+
+func (b *Balancer) remember(content string) {
+	b.lastMu.Lock()
+	b.last, b.lastOK = content, true
+	b.lastMu.Unlock()
+}
+
+func (b *Balancer) forget() {
+	b.lastMu.Lock()
+	b.last, b.lastOK = "", false
+	b.lastMu.Unlock()
+}
+
+// wrote records a write of content: the file holds it when ok, and is unknown otherwise.
+func (b *Balancer) wrote(content string, ok bool) {
+	if ok {
+		b.remember(content)
+	} else {
+		b.forget()
+	}
+}
+
+// unchangedCommand fails (exit 99) unless the upstream file holds exactly content, by its SHA-256;
+// it fails too where sha256sum is missing, and the caller then reads the file.
+func (b *Balancer) unchangedCommand(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return fmt.Sprintf(`[ "$(sha256sum < %s 2>/dev/null)" = "%s  -" ] || exit 99`, shell.Quote(b.file()), hex.EncodeToString(sum[:]))
 }
 
 // LiveFile returns the upstream file as it is on the balancer now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,20 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 			out(fmt.Sprintf(format, a...))
 		}
 	}
+	ch, err := b.switchOnce(ctx, to, say)
+	if errors.Is(err, errStale) {
+		say("the file is not as Pitstop last saw it (or that cannot be checked there); nothing was changed; reading it again")
+		ch, err = b.switchOnce(ctx, to, say)
+	}
+	return ch, err
+}
+
+// errStale: the upstream file was not as Pitstop last saw it, and nothing was changed.
+var errStale = errors.New("the upstream file changed since Pitstop last saw it")
+
+// switchOnce is Switch, once: with the file as Pitstop last saw it when it knows it, failing with
+// errStale (nothing changed) when the file no longer holds that.
+func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(string, ...any)) (steps.Change, error) {
 	if to != inventory.Production && to != inventory.Backup {
 		return steps.Change{}, fmt.Errorf("switch to %q: a balancer switches to %s or %s", to, inventory.Production, inventory.Backup)
 	}
@@ -65,10 +80,17 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	ch := steps.Change{File: b.file(), To: string(to), Host: b.host()}
 	s := &switcher{b: b, ch: &ch, to: to, say: say}
 
-	before, err := b.read(ctx)
-	if err != nil {
-		return ch, &SwitchError{To: to, Stage: "reading the upstream file", Err: err, State: "nothing was changed"}
+	// The file as Pitstop last read or wrote it saves reading it again: the same shell that writes the
+	// candidate first checks that the file still holds exactly that (its SHA-256), and stops before
+	// anything changed when it does not (or cannot tell), and the switch starts again from a fresh read.
+	before, cached := b.known()
+	if !cached {
+		var err error
+		if before, err = b.read(ctx); err != nil {
+			return ch, &SwitchError{To: to, Stage: "reading the upstream file", Err: err, State: "nothing was changed"}
+		}
 	}
+	var err error
 	ch.Before = before
 	if ch.After, err = b.render(before, to); err != nil {
 		return ch, &SwitchError{To: to, Stage: "preparing the candidate upstream", Err: fmt.Errorf("upstream file %s on %s: %w", b.file(), b.host(), err), State: "nothing was changed"}
@@ -87,18 +109,30 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 	} else {
 		say("writing the %s upstream to %s (atomic rename; previous content kept in %s until the switch took effect, then in %s)", to, b.file(), b.undoFile(), b.prevFile())
 	}
-	// Write and test in one go, then read the workers and reload in one go: each pair is one process
-	// (one SSH session) on the balancer host, and the first of a pair that fails stops it.
 	if err := b.checkSize(ch.After); err != nil {
 		return s.writeFailed(ctx, err)
 	}
-	test := b.inv.Balancer.Test
-	res, failed, err := b.sequence(ctx, b.writeCommand(ch.After, same), test)
+	// Write, test, read nginx's processes and reload in one shell on the balancer host (one process,
+	// or one SSH session); the first that fails stops the rest.
+	test, reload := b.inv.Balancer.Test, b.inv.Balancer.Reload
+	stages := []string{b.writeCommand(ch.After, same), test, b.workersCommand(), reload}
+	if cached {
+		stages = append([]string{b.unchangedCommand(before)}, stages...)
+	}
+	res, failed, err := b.sequence(ctx, stages...)
+	if cached {
+		if failed == 0 {
+			b.forget()
+			return ch, errStale
+		}
+		res, failed = res[1:], failed-1
+	}
+	b.wrote(ch.After, failed > 0)
 	if failed == 0 {
 		return s.writeFailed(ctx, b.writeErr(err, res[0]))
 	}
 	say("testing the configuration: %s", test)
-	if err != nil {
+	if failed == 1 {
 		for _, line := range res[1].all {
 			say("  %s", line)
 		}
@@ -108,23 +142,17 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 		}
 		return s.undo(ctx, "testing the configuration", cause, notReloaded)
 	}
-
-	reload := b.inv.Balancer.Reload
 	say("configuration test passed; reading nginx's processes and reloading: %s", reload)
-	res, failed, err = b.sequence(ctx, b.workersCommand(), reload)
-	var old workers
-	if failed > 0 {
-		old, err = b.parseWorkers(res[0])
-		if err != nil {
-			// The reload may have run: the workers' listing was unreadable, not missing.
-			return s.undo(ctx, "reading nginx's worker pids before the reload", err, reloadUnknown)
-		}
+	if failed == 2 {
+		return s.undo(ctx, "reading nginx's worker pids before the reload", b.workersErr(err, res[2]), notReloaded)
 	}
-	switch {
-	case failed == 0:
-		return s.undo(ctx, "reading nginx's worker pids before the reload", b.workersErr(err, res[0]), notReloaded)
-	case err != nil:
-		cause := fmt.Errorf("%w%s", b.cmdErr(reload, err), res[1].tail())
+	old, perr := b.parseWorkers(res[2])
+	if perr != nil {
+		// The listing was unreadable, not missing: the reload may have run.
+		return s.undo(ctx, "reading nginx's worker pids before the reload", perr, reloadUnknown)
+	}
+	if err != nil {
+		cause := fmt.Errorf("%w%s", b.cmdErr(reload, err), res[3].tail())
 		return s.undo(ctx, "reloading nginx", cause, b.reloadedSince(ctx, old))
 	}
 	say("reload sent (before: %s)", old)
@@ -199,30 +227,46 @@ func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []
 	return fmt.Sprintf("nginx's old workers exited (%s after the reload took effect), then %s", drained, ev), nil
 }
 
-// awaitDrained polls nginx's processes until none of old's children is left, and returns those left
-// after DrainTimeout. It fails only when ctx ends.
+// awaitDrained waits until none of old's children runs any more, and returns those still running
+// after DrainTimeout. The wait is one command on the balancer host that looks every 5 ms (in /proc, or
+// with ps where there is none) — one process or SSH session, not one per look. It fails only when
+// ctx ends; when the command itself fails, it returns old's children as if they still ran (the proof
+// then falls back to the probes' window).
 func (b *Balancer) awaitDrained(ctx context.Context, old workers) ([]int, error) {
-	deadline := time.Now().Add(b.DrainTimeout)
-	start := time.Now()
+	if len(old.pids) == 0 {
+		return nil, nil
+	}
+	res, err := b.sh(ctx, drainCommand(old.pids, b.DrainTimeout))
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("waiting for nginx's old workers to exit: %w", ctx.Err())
+	}
+	if err == nil {
+		return nil, nil
+	}
 	var left []int
-	for {
-		now, err := b.readWorkers(ctx)
-		if err == nil {
-			left = old.remaining(now)
-			if len(left) == 0 {
-				return nil, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return old.pids, nil // cannot tell: assume they run, and prove by the probes' window
-			}
-			return left, nil
-		}
-		if err := b.pause(ctx, start); err != nil {
-			return nil, fmt.Errorf("waiting for nginx's old workers to exit: %w", err)
+	for _, line := range res.stdout {
+		if p, perr := strconv.Atoi(strings.TrimSpace(line)); perr == nil {
+			left = append(left, p)
 		}
 	}
+	if len(left) == 0 {
+		left = old.pids
+	}
+	return left, nil
+}
+
+// drainCommand waits until none of pids runs, looking every 5 ms for up to timeout; then it exits 1
+// after printing those still running, one a line.
+func drainCommand(pids []int, timeout time.Duration) string {
+	n := max(int(timeout/(5*time.Millisecond)), 1)
+	return fmt.Sprintf(`if [ -d /proc/self ]; then alive() { [ -d /proc/$1 ]; }; else alive() { ps -p "$1" >/dev/null 2>&1; }; fi
+i=0
+for p in %s; do
+  while alive "$p"; do
+    i=$((i+1)); if [ "$i" -gt %d ]; then for q in %[1]s; do alive "$q" && echo "$q"; done; exit 1; fi
+    sleep 0.005
+  done
+done`, joinPids(pids), n)
 }
 
 // pause waits between two readings of nginx's processes: PollEvery during the first second of a
@@ -358,6 +402,7 @@ func (s *switcher) undo(ctx context.Context, stage string, cause error, r reload
 	uctx, cancel := s.undoContext(ctx)
 	defer cancel()
 	e := &SwitchError{To: s.to, Stage: stage, Err: cause}
+	b.forget() // the restore below writes the file
 	s.say("FAILED while %s: %v", stage, cause)
 	s.say("undoing: restoring %s from %s", b.file(), b.undoFile())
 	restore := b.restore

@@ -35,6 +35,7 @@ const (
 	baseHungTest      = 18080
 	baseLongRequest   = 18130
 	baseWrongPid      = 18140
+	baseChanged       = 18150
 	baseBench         = 18400
 )
 
@@ -414,4 +415,38 @@ func TestSwitchWithAWrongPidFileIsUndone(t *testing.T) {
 	}
 	requireNoTemp(t, lab)
 	lab.RequireServedBy(t, lab.Prod.Addr, 10)
+}
+
+// TestSwitchAfterTheFileChanged: a switch writes without reading the file again when it knows what
+// the file holds (it wrote it last), but checks that first; here an operator edits the file between
+// two switches (a directive of their own), so the second switch sees the change, reads the file again
+// and keeps the operator's directive.
+func TestSwitchAfterTheFileChanged(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseChanged)
+	b := labBalancer(t, lab)
+	ctx := context.Background()
+	if _, err := b.Switch(ctx, inventory.Backup, nil); err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(lab.ReadUpstream(t), "{", "{\n    keepalive 8; # the operator's own", 1)
+	if err := os.WriteFile(lab.Inv.Balancer.File, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out lines
+	if _, err := b.Switch(ctx, inventory.Production, out.add); err != nil {
+		t.Fatalf("switch after the file changed: %v\n%s", err, out.String())
+	}
+	requireContains(t, "output", out.String(), "not as Pitstop last saw it", "production is live")
+	if got := lab.ReadUpstream(t); !strings.Contains(got, "keepalive 8; # the operator's own") || !strings.Contains(got, lab.Prod.Addr) || strings.Contains(got, lab.Backup.Addr) {
+		t.Errorf("upstream file after the switch:\n%s\nwant production's server and the operator's directive", got)
+	}
+	// Unchanged since: the next switch does not read it again.
+	out = lines{}
+	if _, err := b.Switch(ctx, inventory.Backup, out.add); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "not as Pitstop last saw it") {
+		t.Errorf("a switch after Pitstop's own write read the file again:\n%s", out.String())
+	}
+	lab.RequireServedBy(t, lab.Backup.Addr, 5)
 }
