@@ -125,9 +125,7 @@ func toDemoSwitchGate(t testing.TB) *script {
 func toDemoRolledBack(t testing.TB) *script {
 	s := toDemoSwitchGate(t)
 	s.confirmDemoSwitch()
-	s.step("verify-backup-traffic", steps.StatusRunning)
 	s.wait(1700 * time.Millisecond)
-	s.finish("verify-backup-traffic", 1700*time.Millisecond)
 	s.demoReadings(inventory.Backup, demoLinks(0, 1<<10, 0, false), demoV1, nil, 5)
 	s.step("pause-replay", steps.StatusWaiting)
 	r := steps.Decision{Kind: steps.Rollback, By: "alice", StepID: "pause-replay"}
@@ -149,11 +147,9 @@ func toDemoRolledBack(t testing.TB) *script {
 func toDemoUpgrading(t testing.TB) *script {
 	s := toDemoSwitchGate(t)
 	s.confirmDemoSwitch()
-	for _, id := range []string{"verify-backup-traffic", "pause-replay"} {
-		s.step(id, steps.StatusRunning)
-		s.wait(time.Second)
-		s.finish(id, time.Second)
-	}
+	s.step("pause-replay", steps.StatusRunning)
+	s.wait(time.Second)
+	s.finish("pause-replay", time.Second)
 	s.phase("Upgrade production")
 	s.step("upgrade-production", steps.StatusRunning)
 	badges := map[string][]steps.Badge{"app-p1": {steps.BadgeDown}, "app-p2": {steps.BadgeUpgrading, steps.BadgeDown},
