@@ -56,7 +56,6 @@ func (c *checker) check() {
 	c.checkUpgrade()
 	c.checkThresholds()
 	c.checkParams()
-	c.checkUpstreamSize()
 	for i, cmd := range c.inv.ReverseSync.Rebuild {
 		path := fmt.Sprintf("reverse_sync.rebuild[%d]", i)
 		c.checkCommand(path, cmd, "the backup database host, which serves no application")
@@ -179,7 +178,10 @@ func (r role) path() string {
 	return base + ".database"
 }
 
-// checkSides checks both sides and returns the role of every host they name.
+// checkSides checks both sides and returns the role of every host they name. Looking each app up
+// in hosts anyway, it also checks what a role needs of its host (a serve address, a postgres
+// connection string) and the size of the side's upstream file, so that no other check looks the
+// 20,000 apps up again.
 func (c *checker) checkSides() map[string]role {
 	p, b := &c.inv.Sides.Production, &c.inv.Sides.Backup
 	roles := make(map[string]role, len(p.Apps)+len(p.Replicas)+len(b.Apps)+len(b.Replicas)+2)
@@ -193,9 +195,11 @@ func (c *checker) checkSides() map[string]role {
 		if len(s.Apps) == 0 {
 			c.errorf(base+".apps", "%s.apps is empty; list the side's app hosts (at least one)", base)
 		}
+		var upstream upstreamSize
 		for i, name := range s.Apps {
-			c.sideHost(roles, role{side, "app", i}, name)
+			upstream.add(c.sideHost(roles, role{side, "app", i}, name), name)
 		}
+		c.checkUpstreamSize(side, &upstream)
 		if s.Database == "" {
 			c.errorf(base+".database", "%s.database is missing; name the side's PostgreSQL host (exactly one; extra read-only ones go under replicas:)", base)
 		} else {
@@ -213,14 +217,17 @@ func (c *checker) checkSides() map[string]role {
 	return roles
 }
 
-// sideHost checks one host name listed in a side and records its role.
-func (c *checker) sideHost(roles map[string]role, r role, name string) {
+// sideHost checks one host name listed in a side and records its role; the first role recorded
+// for a host decides what it needs (a serve address for an app, a connection string otherwise). It
+// returns the host (nil when name is not in hosts).
+func (c *checker) sideHost(roles map[string]role, r role, name string) *Host {
+	h, listed := c.inv.Hosts[name]
 	if blank(name) {
 		path := r.path()
 		c.errorf(path, "%s is blank; name a host from hosts: or remove the entry", path)
-		return
+		return h
 	}
-	if !c.hasHostKey(name) {
+	if !listed {
 		path := r.path()
 		c.errorf(path, "%s names host %q, which is not in hosts; add it under hosts: or fix the name", path, name)
 	}
@@ -228,6 +235,17 @@ func (c *checker) sideHost(roles map[string]role, r role, name string) {
 	switch {
 	case !seen:
 		roles[name] = r
+		// checkHosts checks the values written; a missing one is reported here, where the role
+		// that needs it is known.
+		switch {
+		case h == nil:
+		case r.kind == "app" && h.Serve == "":
+			path := hostField(name, "serve")
+			c.errorf(path, "%s is missing; an app host needs the host:port its application listens on, e.g. serve: 10.0.1.11:8080", path)
+		case r.kind != "app" && h.Postgres == "":
+			path := hostField(name, "postgres")
+			c.errorf(path, "%s is missing; a database host needs a libpq connection string, e.g. postgres: postgres://pitstop@10.0.1.20:5432/shop", path)
+		}
 	case prev.side != r.side:
 		path := r.path()
 		c.errorf(path, "%s names host %q, which is already in the %s side (%s); a host belongs to one side only", path, name, prev.side, prev.path())
@@ -235,6 +253,7 @@ func (c *checker) sideHost(roles map[string]role, r role, name string) {
 		path := r.path()
 		c.errorf(path, "%s names host %q a second time (also %s); a host has one role: to run two on one machine, list it twice under hosts: with different names and the same ssh", path, name, prev.path())
 	}
+	return h
 }
 
 // isHostName reports whether name is what a host may be called (^[A-Za-z0-9][A-Za-z0-9_.-]*$; a
@@ -280,15 +299,17 @@ func (c *checker) checkHosts(roles map[string]role) {
 			path := hostField(name, "ssh")
 			c.errorf(path, "%s: %v; write user@address[:port], an alias from your ssh config, or local", path, err)
 		}
-		r, used := roles[name]
-		if h.Serve != "" || (used && r.kind == "app") {
+		// A value the host's role needs but that is not written is reported by sideHost.
+		if h.Serve != "" {
 			c.checkServe(name, h.Serve, serves)
 		}
-		if h.Postgres != "" || (used && r.kind != "app") {
+		if h.Postgres != "" {
 			c.checkPostgres(name, h.Postgres, databases)
 		} else if h.PostgresViaSSH {
-			path := hostField(name, "postgres_via_ssh")
-			c.errorf(path, "%s is set, but the host has no postgres connection string to reach through SSH; remove postgres_via_ssh, or add postgres: if the host runs the database", path)
+			if r, used := roles[name]; !used || r.kind == "app" {
+				path := hostField(name, "postgres_via_ssh")
+				c.errorf(path, "%s is set, but the host has no postgres connection string to reach through SSH; remove postgres_via_ssh, or add postgres: if the host runs the database", path)
+			}
 		}
 	}
 	serves.eachShared(func(dup claim, first string) {
@@ -340,12 +361,8 @@ func (cl *claims) eachShared(report func(dup claim, first string)) {
 	}
 }
 
+// checkServe checks a serve address that is written (sideHost reports one that is missing).
 func (c *checker) checkServe(host, serve string, seen *claims) {
-	if serve == "" {
-		path := hostField(host, "serve")
-		c.errorf(path, "%s is missing; an app host needs the host:port its application listens on, e.g. serve: 10.0.1.11:8080", path)
-		return
-	}
 	h, p, err := net.SplitHostPort(serve)
 	if err != nil || h == "" {
 		path := hostField(host, "serve")
@@ -361,6 +378,7 @@ func (c *checker) checkServe(host, serve string, seen *claims) {
 	seen.add(net.JoinHostPort(strings.ToLower(h), strconv.Itoa(port)), claim{host, serve})
 }
 
+// checkPostgres checks a connection string that is written (sideHost reports one that is missing).
 func (c *checker) checkPostgres(host, conn string, seen *claims) {
 	if blank(conn) {
 		path := hostField(host, "postgres")
