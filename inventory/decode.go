@@ -76,14 +76,17 @@ func (d *decoder) value(n *yaml.Node, out reflect.Value) error {
 		})
 	case t.Kind() == reflect.Map:
 		if out.IsNil() {
-			out.Set(reflect.MakeMap(t))
+			// Sized for the keys written here (hosts: 20,000 at the size limit), so it never grows.
+			out.Set(reflect.MakeMapWithSize(t, len(n.Content)/2))
 		}
+		// One key and one value to decode into, zeroed for each entry: SetMapIndex copies them.
+		key, elem := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
 		return d.mapping(n, func(k, v *yaml.Node) error {
-			key := reflect.New(t.Key()).Elem()
+			key.SetZero()
 			if err := d.value(k, key); err != nil {
 				return err
 			}
-			elem := reflect.New(t.Elem()).Elem()
+			elem.SetZero()
 			if err := d.value(v, elem); err != nil {
 				return err
 			}

@@ -302,18 +302,29 @@ func (inv *Inventory) SideOfAddr(addr string) Side {
 // a new upstream file. A switch keeps the file as it is and rewrites its server lines
 // (RewriteUpstream).
 func (inv *Inventory) Upstream(side Side) string {
-	var b strings.Builder
-	// The comment names no side: a switch rewrites only the server lines, so it must stay true.
-	b.WriteString("# Pitstop switches this upstream between the sides by rewriting its server lines only.\n")
-	fmt.Fprintf(&b, "upstream %s {\n", inv.Balancer.Upstream)
+	b := inv.appendUpstreamHead(nil)
 	for _, app := range inv.Sides.Get(side).Apps {
 		if h := inv.Hosts[app]; h != nil {
-			b.WriteString("    " + serverLine(h.Serve, strings.Fields(h.ServerParams), app) + "\n")
+			b = appendUpstreamServer(b, h, app)
 		}
 	}
-	b.WriteString("}\n")
-	return b.String()
+	return string(appendUpstreamTail(b))
 }
+
+// appendUpstreamHead appends what Upstream writes before the server lines. The comment names no
+// side: a switch rewrites only the server lines, so it must stay true.
+func (inv *Inventory) appendUpstreamHead(b []byte) []byte {
+	b = append(b, "# Pitstop switches this upstream between the sides by rewriting its server lines only.\n"...)
+	return append(append(append(b, "upstream "...), inv.Balancer.Upstream...), " {\n"...)
+}
+
+// appendUpstreamServer appends the server line Upstream writes for app host h, named app.
+func appendUpstreamServer(b []byte, h *Host, app string) []byte {
+	return append(appendServerLine(append(b, "    "...), h.Serve, strings.Fields(h.ServerParams), app), '\n')
+}
+
+// appendUpstreamTail appends what Upstream writes after the server lines.
+func appendUpstreamTail(b []byte) []byte { return append(b, "}\n"...) }
 
 // Target is a parsed ssh field.
 type Target struct {

@@ -62,6 +62,7 @@ func inYAML(source string, call func() error) (err error) {
 // tree along the Inventory type, and decode (decode.go) fills the structs from their yaml tags, so a
 // new field needs only its tag.
 func parse(source string, data []byte, dir string) (*Inventory, error) {
+	defer holdGC(len(data))() // see gc.go
 	var body *yaml.Node
 	if err := inYAML(source, func() (err error) { body, err = document(source, data); return err }); err != nil {
 		return nil, err

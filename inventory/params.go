@@ -139,8 +139,7 @@ func (c *checker) checkParams() {
 			c.errorf(path, "vars name %q is a built-in placeholder; choose another name ({host}, {serve}, {addr} and {version} are Pitstop's)", name)
 		}
 	}
-	for _, name := range c.inv.HostNames() {
-		h := c.inv.Hosts[name]
+	for name, h := range c.inv.Hosts { // in map order: each message stands alone, sortErrors orders them
 		if h == nil || h.ServerParams == "" {
 			continue
 		}

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,31 @@ func TestUpstreamLimitAtLoad(t *testing.T) {
 	}
 	if _, err := Parse("ok.yaml", genInventory(2_000)); err != nil {
 		t.Fatalf("2,000 hosts: %v", err)
+	}
+}
+
+// TestUpstreamSizeIsTheRenderedFile: the size the limit check reports, counted while the sides are
+// checked, is the length of the file Upstream renders, with server parameters, an app listed twice
+// and one not in hosts.
+func TestUpstreamSizeIsTheRenderedFile(t *testing.T) {
+	src := string(genInventory(10_000))
+	src = strings.Replace(src, "    serve: 10.0.0.7:8080\n", "    serve: 10.0.0.7:8080\n    server_params: weight=5  max_fails=2\n", 1)
+	src = strings.Replace(src, "      - app-000008\n", "      - app-000008\n      - app-000008\n      - app-999999\n", 1)
+	body, err := document("big.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := &Inventory{}
+	if err := decode(body, inv, aliasBudget([]byte(src))); err != nil {
+		t.Fatal(err)
+	}
+	inv.Defaults()
+	_, err = Parse("big.yaml", []byte(src))
+	for _, side := range []Side{Production, Backup} {
+		want := fmt.Sprintf("the rendered upstream of the %s side is %d bytes", side, len(inv.Upstream(side)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse: %v\nwant an error with %q", err, want)
+		}
 	}
 }
 

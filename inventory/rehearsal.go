@@ -178,7 +178,7 @@ func (c *checker) checkRehearsal(roles map[string]role) {
 // notProduction refuses a rehearsal host that the upgrade itself uses.
 func (c *checker) notProduction(path, host string, roles map[string]role) {
 	if r, ok := roles[host]; ok {
-		c.errorf(path, "%s %q is also named at %s; rehearse on a host of its own, so nothing users reach is touched", path, host, r.path)
+		c.errorf(path, "%s %q is also named at %s; rehearse on a host of its own, so nothing users reach is touched", path, host, r.path())
 		return
 	}
 	if host == c.inv.Balancer.Host {

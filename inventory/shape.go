@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"reflect"
@@ -29,6 +30,9 @@ type shape struct {
 	budget int
 	// fieldsOf caches yamlFields, asked once per mapping.
 	fieldsOf map[reflect.Type]map[string]reflect.StructField
+	// path is the field path of the node being checked ("sides.backup.apps[1]"), grown and cut back
+	// as the walk goes down and up: it becomes a string only for a message.
+	path []byte
 }
 
 // fields is yamlFields(t), computed once per type.
@@ -63,7 +67,7 @@ const (
 // newShape walks body, the root node of the inventory document.
 func newShape(source string, body *yaml.Node, budget int) *shape {
 	s := &shape{source: source, root: body, budget: budget}
-	s.walk(body, reflect.TypeFor[Inventory](), "", nil)
+	s.check(body, reflect.TypeFor[Inventory](), nil)
 	return s
 }
 
@@ -130,14 +134,29 @@ func (s *shape) duplicates(root *yaml.Node) {
 	}
 }
 
-// walk checks the node of the field path ("sides.backup.apps[1]") against type t. key is the
-// field's key node, if it has one.
-func (s *shape) walk(node *yaml.Node, t reflect.Type, path string, key *yaml.Node) {
-	s.check(node, t, path, key)
+// name is the path of the node being checked, as messages name it.
+func (s *shape) name() string {
+	if len(s.path) == 0 {
+		return "the inventory"
+	}
+	return string(s.path)
 }
 
-// check checks node against type t.
-func (s *shape) check(node *yaml.Node, t reflect.Type, path string, key *yaml.Node) {
+// enter checks node, the value of mapping key k (nil for a list item) or list item i, against t.
+func (s *shape) enter(node *yaml.Node, t reflect.Type, k *yaml.Node, i int) {
+	n := len(s.path)
+	if k != nil {
+		s.path = appendKey(s.path, keyText(k))
+	} else {
+		s.path = strconv.AppendInt(append(s.path, '['), int64(i), 10)
+		s.path = append(s.path, ']')
+	}
+	s.check(node, t, k)
+	s.path = s.path[:n]
+}
+
+// check checks node, at s.path, against type t. key is the field's key node, if it has one.
+func (s *shape) check(node *yaml.Node, t reflect.Type, key *yaml.Node) {
 	inner := node
 	switch {
 	case inner == nil, isNull(inner):
@@ -152,12 +171,8 @@ func (s *shape) check(node *yaml.Node, t reflect.Type, path string, key *yaml.No
 			}
 			return
 		}
-		s.check(inner.Alias, t, path, key)
+		s.check(inner.Alias, t, key)
 		return
-	}
-	name := path
-	if name == "" {
-		name = "the inventory"
 	}
 	at := inner
 	if key != nil && !isScalar(inner) {
@@ -166,13 +181,13 @@ func (s *shape) check(node *yaml.Node, t reflect.Type, path string, key *yaml.No
 	switch {
 	case t == durationType:
 		if _, err := time.ParseDuration(inner.Value); inner.Kind != yaml.ScalarNode || inner.ShortTag() != tagStr || err != nil {
-			s.errorf(inner, "%s must be a duration such as 500ms, 5s, 2m or 1h30m, found %s; write a number with its unit", name, describeScalar(inner))
+			s.errorf(inner, "%s must be a duration such as 500ms, 5s, 2m or 1h30m, found %s; write a number with its unit", s.name(), describeScalar(inner))
 		}
 	case t.Kind() == reflect.Pointer:
-		s.check(node, t.Elem(), path, key)
+		s.check(node, t.Elem(), key)
 	case t.Kind() == reflect.Struct:
 		if inner.Kind != yaml.MappingNode {
-			s.errorf(at, "%s must be a mapping of fields (field: value, one per line), found %s", name, describe(inner))
+			s.errorf(at, "%s must be a mapping of fields (field: value, one per line), found %s", s.name(), describe(inner))
 			return
 		}
 		s.uniqueKeys(inner)
@@ -180,34 +195,34 @@ func (s *shape) check(node *yaml.Node, t reflect.Type, path string, key *yaml.No
 		for i := 0; i+1 < len(inner.Content); i += 2 {
 			k, v := inner.Content[i], inner.Content[i+1]
 			if isMergeKey(k) {
-				s.merge(k, v, i/2, t, name, path, key)
+				s.merge(k, v, i/2, t, key)
 				continue
 			}
 			f, ok := fields[k.Value]
 			if !ok || k.Kind != yaml.ScalarNode {
-				s.errorf(k, "%s", unknownField(path, keyText(k), t))
+				s.errorf(k, "%s", unknownField(string(s.path), keyText(k), t))
 				s.duplicates(v)
 				continue
 			}
-			s.walk(v, f.Type, joinKey(path, k.Value), k)
+			s.enter(v, f.Type, k, 0)
 		}
 	case t.Kind() == reflect.Map:
 		if inner.Kind != yaml.MappingNode {
-			s.errorf(at, "%s must be a mapping of names to settings, found %s", name, describe(inner))
+			s.errorf(at, "%s must be a mapping of names to settings, found %s", s.name(), describe(inner))
 			return
 		}
 		s.uniqueKeys(inner)
 		for i := 0; i+1 < len(inner.Content); i += 2 {
 			k, v := inner.Content[i], inner.Content[i+1]
 			if isMergeKey(k) {
-				s.merge(k, v, i/2, t, name, path, key)
+				s.merge(k, v, i/2, t, key)
 				continue
 			}
-			s.walk(v, t.Elem(), joinKey(path, keyText(k)), k)
+			s.enter(v, t.Elem(), k, 0)
 		}
 	case t.Kind() == reflect.Slice:
 		if inner.Kind != yaml.SequenceNode {
-			s.errorf(at, "%s must be a list, found %s; write [a, b] or one \"- item\" per line", name, describe(inner))
+			s.errorf(at, "%s must be a list, found %s; write [a, b] or one \"- item\" per line", s.name(), describe(inner))
 			return
 		}
 		for i, v := range inner.Content {
@@ -215,34 +230,34 @@ func (s *shape) check(node *yaml.Node, t reflect.Type, path string, key *yaml.No
 			if t == commandListType && !isScalar(v) && v.Kind != yaml.AliasNode {
 				elem = commandItemType // a Rundeck job
 			}
-			s.walk(v, elem, path+"["+strconv.Itoa(i)+"]", nil)
+			s.enter(v, elem, nil, i)
 		}
 	case t.Kind() == reflect.String:
 		if !isScalar(inner) {
 			hint := ""
-			if inner.Kind == yaml.SequenceNode && strings.HasSuffix(path, ".database") {
+			if inner.Kind == yaml.SequenceNode && bytes.HasSuffix(s.path, []byte(".database")) {
 				hint = "; a side has exactly one database, and extra read-only ones go under replicas:"
 			}
-			s.errorf(at, "%s must be a single value, found %s%s", name, describe(inner), hint)
+			s.errorf(at, "%s must be a single value, found %s%s", s.name(), describe(inner), hint)
 			return
 		}
 		// YAML reads `version: 2.10` as the number 2.1: refuse rather than let the text mean two things.
 		if inner.Style == 0 {
 			if got, changed := asNumber(inner); changed {
-				s.errorf(inner, "%s is %s, which YAML reads as a number and changes to %q; quote it: \"%s\"", name, inner.Value, got, inner.Value)
+				s.errorf(inner, "%s is %s, which YAML reads as a number and changes to %q; quote it: \"%s\"", s.name(), inner.Value, got, inner.Value)
 			}
 		}
 	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
 		if inner.Kind != yaml.ScalarNode || inner.ShortTag() != tagInt {
-			s.errorf(inner, "%s must be a whole number, found %s", name, describeScalar(inner))
+			s.errorf(inner, "%s must be a whole number, found %s", s.name(), describeScalar(inner))
 		}
 	case t.Kind() == reflect.Float64:
 		if inner.Kind != yaml.ScalarNode || (inner.ShortTag() != tagInt && inner.ShortTag() != tagFloat) {
-			s.errorf(inner, "%s must be a number, found %s", name, describeScalar(inner))
+			s.errorf(inner, "%s must be a number, found %s", s.name(), describeScalar(inner))
 		}
 	case t.Kind() == reflect.Bool:
 		if inner.Kind != yaml.ScalarNode || inner.ShortTag() != tagBool {
-			s.errorf(inner, "%s must be true or false, found %s", name, describeScalar(inner))
+			s.errorf(inner, "%s must be true or false, found %s", s.name(), describeScalar(inner))
 		}
 	}
 }
@@ -270,21 +285,21 @@ func asNumber(n *yaml.Node) (string, bool) {
 	return got, got != n.Value
 }
 
-// merge checks a merge key (<<), the i-th entry of the mapping at path. Pitstop refuses the forms
+// merge checks a merge key (<<), the i-th entry of the mapping at s.path. Pitstop refuses the forms
 // whose meaning readers get wrong: << after fields (which win anyway, but look overridden) and a
 // list of merges (where the first wins). One anchor merged first reads the way YAML decodes it.
-func (s *shape) merge(k, v *yaml.Node, i int, t reflect.Type, name, path string, key *yaml.Node) {
+func (s *shape) merge(k, v *yaml.Node, i int, t reflect.Type, key *yaml.Node) {
 	if i > 0 {
-		s.errorf(k, "the merge key << in %s must come first, before the fields it may be overridden by; move it up", name)
+		s.errorf(k, "the merge key << in %s must come first, before the fields it may be overridden by; move it up", s.name())
 		return
 	}
 	if v.Kind == yaml.SequenceNode {
-		s.errorf(k, "the merge key << in %s merges a list; merge one anchor (<<: *name) and write the other fields directly", name)
+		s.errorf(k, "the merge key << in %s merges a list; merge one anchor (<<: *name) and write the other fields directly", s.name())
 		return
 	}
 	// A field the merge brings and the mapping then writes directly is recorded at the direct one,
 	// which comes later.
-	s.check(v, t, path, key)
+	s.check(v, t, key)
 }
 
 // pos returns where path is written. A missing field is placed at the nearest enclosing field that
@@ -419,13 +434,18 @@ func splitPath(p string) []pathSeg {
 
 // joinKey appends a mapping key to path, quoting keys that would make the path ambiguous.
 func joinKey(path, key string) string {
-	if !isPlainKey(key) {
-		return path + "[" + strconv.Quote(key) + "]"
+	return string(appendKey([]byte(path), key))
+}
+
+// appendKey is joinKey on a path being built.
+func appendKey(path []byte, key string) []byte {
+	switch {
+	case !isPlainKey(key):
+		return append(strconv.AppendQuote(append(path, '['), key), ']')
+	case len(path) == 0:
+		return append(path, key...)
 	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return append(append(path, '.'), key...)
 }
 
 // isPlainKey reports whether key matches ^[A-Za-z0-9_-]+$ (a loop: this runs once per key).

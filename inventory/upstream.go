@@ -231,11 +231,16 @@ func (inv *Inventory) RewriteUpstream(content string, side Side) (string, error)
 
 // serverLine is one server directive as Pitstop writes it, with the host's name as a comment.
 func serverLine(addr string, params []string, host string) string {
-	s := "server " + addr
-	if len(params) > 0 {
-		s += " " + strings.Join(params, " ")
+	return string(appendServerLine(nil, addr, params, host))
+}
+
+// appendServerLine appends serverLine(addr, params, host) to b.
+func appendServerLine(b []byte, addr string, params []string, host string) []byte {
+	b = append(append(b, "server "...), addr...)
+	for _, p := range params {
+		b = append(append(b, ' '), p...)
 	}
-	return s + "; # " + host
+	return append(append(b, "; # "...), host...)
 }
 
 func lineStart(s string, i int) int { return strings.LastIndexByte(s[:i], '\n') + 1 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +56,6 @@ func (c *checker) check() {
 	c.checkUpgrade()
 	c.checkThresholds()
 	c.checkParams()
-	c.checkUpstreamSize()
 	for i, cmd := range c.inv.ReverseSync.Rebuild {
 		path := fmt.Sprintf("reverse_sync.rebuild[%d]", i)
 		c.checkCommand(path, cmd, "the backup database host, which serves no application")
@@ -161,14 +161,30 @@ func (c *checker) hasHostKey(name string) bool {
 
 // role is what a side uses a host for.
 type role struct {
-	side Side
-	kind string // "app", "database" or "replica"
-	path string
+	side  Side
+	kind  string // "app", "database" or "replica"
+	index int    // in the side's apps or replicas
 }
 
-// checkSides checks both sides and returns the role of every host they name.
+// path is where the side names the host, built only for a message: a side can list thousands of apps.
+func (r role) path() string {
+	base := "sides." + string(r.side)
+	switch r.kind {
+	case "app":
+		return base + ".apps[" + strconv.Itoa(r.index) + "]"
+	case "replica":
+		return base + ".replicas[" + strconv.Itoa(r.index) + "]"
+	}
+	return base + ".database"
+}
+
+// checkSides checks both sides and returns the role of every host they name. Looking each app up
+// in hosts anyway, it also checks what a role needs of its host (a serve address, a postgres
+// connection string) and the size of the side's upstream file, so that no other check looks the
+// 20,000 apps up again.
 func (c *checker) checkSides() map[string]role {
-	roles := map[string]role{}
+	p, b := &c.inv.Sides.Production, &c.inv.Sides.Backup
+	roles := make(map[string]role, len(p.Apps)+len(p.Replicas)+len(b.Apps)+len(b.Replicas)+2)
 	for _, side := range []Side{Production, Backup} {
 		s := c.inv.Sides.Get(side)
 		base := "sides." + string(side)
@@ -179,120 +195,202 @@ func (c *checker) checkSides() map[string]role {
 		if len(s.Apps) == 0 {
 			c.errorf(base+".apps", "%s.apps is empty; list the side's app hosts (at least one)", base)
 		}
+		var upstream upstreamSize
 		for i, name := range s.Apps {
-			c.sideHost(roles, role{side, "app", fmt.Sprintf("%s.apps[%d]", base, i)}, name)
+			upstream.add(c.sideHost(roles, role{side, "app", i}, name), name)
 		}
+		c.checkUpstreamSize(side, &upstream)
 		if s.Database == "" {
 			c.errorf(base+".database", "%s.database is missing; name the side's PostgreSQL host (exactly one; extra read-only ones go under replicas:)", base)
 		} else {
-			c.sideHost(roles, role{side, "database", base + ".database"}, s.Database)
+			c.sideHost(roles, role{side, "database", 0}, s.Database)
 		}
 		for i, name := range s.Replicas {
-			c.sideHost(roles, role{side, "replica", fmt.Sprintf("%s.replicas[%d]", base, i)}, name)
+			c.sideHost(roles, role{side, "replica", i}, name)
 		}
 	}
 	for _, b := range c.inv.Balancer.Hosts {
 		if r, ok := roles[b]; ok {
-			c.errorf("balancer.host", "balancer.host %q is also named at %s; the balancer must be a host of its own, not an app or database host", b, r.path)
+			c.errorf("balancer.host", "balancer.host %q is also named at %s; the balancer must be a host of its own, not an app or database host", b, r.path())
 		}
 	}
 	return roles
 }
 
-// sideHost checks one host name listed in a side and records its role.
-func (c *checker) sideHost(roles map[string]role, r role, name string) {
+// sideHost checks one host name listed in a side and records its role; the first role recorded
+// for a host decides what it needs (a serve address for an app, a connection string otherwise). It
+// returns the host (nil when name is not in hosts).
+func (c *checker) sideHost(roles map[string]role, r role, name string) *Host {
+	h, listed := c.inv.Hosts[name]
 	if blank(name) {
-		c.errorf(r.path, "%s is blank; name a host from hosts: or remove the entry", r.path)
-		return
+		path := r.path()
+		c.errorf(path, "%s is blank; name a host from hosts: or remove the entry", path)
+		return h
 	}
-	if !c.hasHostKey(name) {
-		c.errorf(r.path, "%s names host %q, which is not in hosts; add it under hosts: or fix the name", r.path, name)
+	if !listed {
+		path := r.path()
+		c.errorf(path, "%s names host %q, which is not in hosts; add it under hosts: or fix the name", path, name)
 	}
 	prev, seen := roles[name]
 	switch {
 	case !seen:
 		roles[name] = r
+		// checkHosts checks the values written; a missing one is reported here, where the role
+		// that needs it is known.
+		switch {
+		case h == nil:
+		case r.kind == "app" && h.Serve == "":
+			path := hostField(name, "serve")
+			c.errorf(path, "%s is missing; an app host needs the host:port its application listens on, e.g. serve: 10.0.1.11:8080", path)
+		case r.kind != "app" && h.Postgres == "":
+			path := hostField(name, "postgres")
+			c.errorf(path, "%s is missing; a database host needs a libpq connection string, e.g. postgres: postgres://pitstop@10.0.1.20:5432/shop", path)
+		}
 	case prev.side != r.side:
-		c.errorf(r.path, "%s names host %q, which is already in the %s side (%s); a host belongs to one side only", r.path, name, prev.side, prev.path)
+		path := r.path()
+		c.errorf(path, "%s names host %q, which is already in the %s side (%s); a host belongs to one side only", path, name, prev.side, prev.path())
 	default:
-		c.errorf(r.path, "%s names host %q a second time (also %s); a host has one role: to run two on one machine, list it twice under hosts: with different names and the same ssh", r.path, name, prev.path)
+		path := r.path()
+		c.errorf(path, "%s names host %q a second time (also %s); a host has one role: to run two on one machine, list it twice under hosts: with different names and the same ssh", path, name, prev.path())
 	}
+	return h
 }
 
-// hostName is what a host may be called: it shows in commands ({host}), logs and the journal.
-var hostName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// isHostName reports whether name is what a host may be called (^[A-Za-z0-9][A-Za-z0-9_.-]*$; a
+// loop, as it runs once per host): it shows in commands ({host}), logs and the journal.
+func isHostName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '_' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return name != ""
+}
 
+// hostField is the path of a host's field, built only for a message.
+func hostField(host, field string) string {
+	return joinKey("hosts", host) + "." + field
+}
+
+// checkHosts checks every host in map order: sorting 20,000 names would cost more than all the
+// checks. Each message stands alone and sortErrors orders them; a value two hosts must not share
+// is reported by claims the same whatever order the hosts come in.
 func (c *checker) checkHosts(roles map[string]role) {
 	if len(c.inv.Hosts) == 0 {
 		c.errorf("hosts", "hosts is missing; list every machine under hosts:, each with ssh: user@address")
 		return
 	}
-	serves := map[string]string{}    // normalised serve address → host
-	databases := map[string]string{} // connection string → database host
-	for _, name := range c.inv.HostNames() {
-		h := c.inv.Hosts[name]
-		base := joinKey("hosts", name)
-		if !hostName.MatchString(name) {
-			c.errorf(base, "host name %q is not allowed; use letters, digits, _, - and ., starting with a letter or digit", name)
+	serves := newClaims(len(c.inv.Hosts)) // normalised serve address → host
+	databases := newClaims(0)             // connection string → database host
+	for name, h := range c.inv.Hosts {
+		if !isHostName(name) {
+			c.errorf(joinKey("hosts", name), "host name %q is not allowed; use letters, digits, _, - and ., starting with a letter or digit", name)
 		}
 		if h == nil {
+			base := joinKey("hosts", name)
 			c.errorf(base, "%s has no settings; give it at least ssh: user@address (or ssh: local)", base)
 			continue
 		}
 		if h.SSH == "" {
-			c.errorf(base+".ssh", "%s.ssh is missing; say how to reach the host: user@address[:port], an alias from your ssh config, or local", base)
+			path := hostField(name, "ssh")
+			c.errorf(path, "%s is missing; say how to reach the host: user@address[:port], an alias from your ssh config, or local", path)
 		} else if _, err := ParseTarget(h.SSH); err != nil {
-			c.errorf(base+".ssh", "%s.ssh: %v; write user@address[:port], an alias from your ssh config, or local", base, err)
+			path := hostField(name, "ssh")
+			c.errorf(path, "%s: %v; write user@address[:port], an alias from your ssh config, or local", path, err)
 		}
-		r, used := roles[name]
-		if h.Serve != "" || (used && r.kind == "app") {
-			c.checkServe(base+".serve", name, h.Serve, serves)
+		// A value the host's role needs but that is not written is reported by sideHost.
+		if h.Serve != "" {
+			c.checkServe(name, h.Serve, serves)
 		}
-		if h.Postgres != "" || (used && r.kind != "app") {
-			c.checkPostgres(base+".postgres", name, h.Postgres, databases)
+		if h.Postgres != "" {
+			c.checkPostgres(name, h.Postgres, databases)
 		} else if h.PostgresViaSSH {
-			c.errorf(base+".postgres_via_ssh", "%s.postgres_via_ssh is set, but the host has no postgres connection string to reach through SSH; remove postgres_via_ssh, or add postgres: if the host runs the database", base)
+			if r, used := roles[name]; !used || r.kind == "app" {
+				path := hostField(name, "postgres_via_ssh")
+				c.errorf(path, "%s is set, but the host has no postgres connection string to reach through SSH; remove postgres_via_ssh, or add postgres: if the host runs the database", path)
+			}
+		}
+	}
+	serves.eachShared(func(dup claim, first string) {
+		path := hostField(dup.host, "serve")
+		c.errorf(path, "%s %q is also the serve address of host %q; each app host needs its own address", path, dup.value, first)
+	})
+	databases.eachShared(func(dup claim, first string) {
+		path := hostField(dup.host, "postgres")
+		c.errorf(path, "%s is the same connection string as host %q's; each database host needs its own server", path, first)
+	})
+}
+
+// claim is a host holding a value no other host may hold, as written.
+type claim struct{ host, value string }
+
+// claims finds values that several hosts hold. The first host by name keeps the value and every
+// other one is reported against it, whatever order the hosts are added in.
+type claims struct {
+	first map[string]claim   // key → a host holding it (the first by name, once eachShared sorted)
+	more  map[string][]claim // key → the other hosts holding it; only keys held twice
+}
+
+// newClaims returns claims with room for n keys.
+func newClaims(n int) *claims {
+	return &claims{first: make(map[string]claim, n)}
+}
+
+// add records that c holds key.
+func (cl *claims) add(key string, c claim) {
+	if _, taken := cl.first[key]; !taken {
+		cl.first[key] = c
+		return
+	}
+	if cl.more == nil {
+		cl.more = map[string][]claim{}
+	}
+	cl.more[key] = append(cl.more[key], c)
+}
+
+// eachShared calls report for every host but the first by name of each key held by several, with
+// the name of that first.
+func (cl *claims) eachShared(report func(dup claim, first string)) {
+	for key, more := range cl.more {
+		all := append([]claim{cl.first[key]}, more...)
+		slices.SortFunc(all, func(a, b claim) int { return strings.Compare(a.host, b.host) })
+		for _, dup := range all[1:] {
+			report(dup, all[0].host)
 		}
 	}
 }
 
-func (c *checker) checkServe(path, host, serve string, seen map[string]string) {
-	if serve == "" {
-		c.errorf(path, "%s is missing; an app host needs the host:port its application listens on, e.g. serve: 10.0.1.11:8080", path)
-		return
-	}
+// checkServe checks a serve address that is written (sideHost reports one that is missing).
+func (c *checker) checkServe(host, serve string, seen *claims) {
 	h, p, err := net.SplitHostPort(serve)
 	if err != nil || h == "" {
+		path := hostField(host, "serve")
 		c.errorf(path, "%s %q is not host:port; write the address nginx reaches the application at, e.g. 10.0.1.11:8080", path, serve)
 		return
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil || port < 1 || port > 65535 {
+		path := hostField(host, "serve")
 		c.errorf(path, "%s %q has port %q; a port is a number from 1 to 65535", path, serve, p)
 		return
 	}
-	key := net.JoinHostPort(strings.ToLower(h), strconv.Itoa(port))
-	if other, dup := seen[key]; dup {
-		c.errorf(path, "%s %q is also the serve address of host %q; each app host needs its own address", path, serve, other)
-		return
-	}
-	seen[key] = host
+	seen.add(net.JoinHostPort(strings.ToLower(h), strconv.Itoa(port)), claim{host, serve})
 }
 
-func (c *checker) checkPostgres(path, host, conn string, seen map[string]string) {
+// checkPostgres checks a connection string that is written (sideHost reports one that is missing).
+func (c *checker) checkPostgres(host, conn string, seen *claims) {
 	if blank(conn) {
+		path := hostField(host, "postgres")
 		c.errorf(path, "%s is missing; a database host needs a libpq connection string, e.g. postgres: postgres://pitstop@10.0.1.20:5432/shop", path)
 		return
 	}
 	if why := connStringProblem(conn); why != "" {
+		path := hostField(host, "postgres")
 		c.errorf(path, "%s is not a valid PostgreSQL connection string (%s); write a postgres:// URL or key=value pairs, e.g. host=10.0.1.20 user=pitstop dbname=shop", path, why)
 		return
 	}
-	if other, dup := seen[conn]; dup {
-		c.errorf(path, "%s is the same connection string as host %q's; each database host needs its own server", path, other)
-		return
-	}
-	seen[conn] = host
+	seen.add(conn, claim{host, conn})
 }
 
 // connPhrases are the reasons pgconn gives, without the values it quotes after some of them.

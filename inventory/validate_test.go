@@ -282,3 +282,27 @@ func TestPostgresViaSSH(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedValuesNameFirstHost: the hosts are checked in map order, yet when several hosts share a
+// serve address or a connection string, every one but the first by name is reported against that
+// first, the same on every run (map order changes from run to run).
+func TestSharedValuesNameFirstHost(t *testing.T) {
+	src := edit(t, base(t),
+		"  db-p:\n", "  app-p3:\n    ssh: deploy@10.0.1.13\n    serve: 10.0.1.11:08080\n  app-p2:\n    ssh: deploy@10.0.1.12\n    serve: 10.0.1.11:8080\n  db-p:\n",
+		"apps: [app-p1]", "apps: [app-p1, app-p2, app-p3]",
+		"postgres: host=10.0.2.20 user=pitstop dbname=shop", "postgres: postgres://pitstop@10.0.1.20/shop")
+	want := strings.Join([]string{
+		`shop.yaml:20:12: hosts.app-p3.serve "10.0.1.11:08080" is also the serve address of host "app-p1"; each app host needs its own address`,
+		`shop.yaml:23:12: hosts.app-p2.serve "10.0.1.11:8080" is also the serve address of host "app-p1"; each app host needs its own address`,
+		`shop.yaml:26:15: hosts.db-p.postgres is the same connection string as host "db-b"'s; each database host needs its own server`,
+	}, "\n")
+	for range 20 {
+		_, err := Parse("shop.yaml", []byte(src))
+		if err == nil {
+			t.Fatalf("Parse succeeded, want\n%s", want)
+		}
+		if err.Error() != want {
+			t.Fatalf("errors\n got: %s\nwant: %s", err, want)
+		}
+	}
+}
