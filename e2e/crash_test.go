@@ -155,24 +155,31 @@ func lastLines(s string, n int) string {
 // its host, and returns the file and the log.
 func crashInventory(t *testing.T, l *testLab) (string, string) {
 	t.Helper()
+	ranLog := filepath.Join(l.Dir, "run", "slow-upgrade-ran")
+	slow := fmt.Sprintf(`echo "slow upgrade on {host}"; sleep 4; echo {host} >> %s`, shell.Quote(ranLog))
+	return withFirstUpgrade(t, l, "crash.yaml", slow), ranLog
+}
+
+// withFirstUpgrade writes the lab's inventory as name, beside it, with command first among the
+// upgrade commands, and returns its path.
+func withFirstUpgrade(t *testing.T, l *testLab, name, command string) string {
+	t.Helper()
 	src, err := os.ReadFile(l.Report.Inventory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ranLog := filepath.Join(l.Dir, "run", "slow-upgrade-ran")
-	slow := fmt.Sprintf(`echo "slow upgrade on {host}"; sleep 4; echo {host} >> %s`, shell.Quote(ranLog))
-	out := strings.Replace(string(src), "\n  commands:\n    - ", "\n  commands:\n    - "+yamlQuote(slow)+"\n    - ", 1)
+	out := strings.Replace(string(src), "\n  commands:\n    - ", "\n  commands:\n    - "+yamlQuote(command)+"\n    - ", 1)
 	if out == string(src) {
 		t.Fatal("the lab inventory has no upgrade commands to extend")
 	}
-	p := filepath.Join(filepath.Dir(l.Report.Inventory), "crash.yaml")
+	p := filepath.Join(filepath.Dir(l.Report.Inventory), name)
 	if err := os.WriteFile(p, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := inventory.Load(p); err != nil {
-		t.Fatalf("the crash inventory: %v", err)
+		t.Fatalf("the inventory %s: %v", name, err)
 	}
-	return p, ranLog
+	return p
 }
 
 func firstLines(s string, n int) string {

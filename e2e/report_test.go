@@ -27,8 +27,11 @@ func TestReportFromLabRun(t *testing.T) {
 	startLoad(t, l)
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "lab-run.jsonl")
+	// An upgrade of 1.5 s keeps users on the backup across several readings (every 500 ms): the lab's
+	// own takes a few hundred milliseconds, and the served-by series checked below might miss it.
+	inv := withFirstUpgrade(t, l, "report.yaml", "sleep 1.5")
 	var out, errb bytes.Buffer
-	if code := cli.Run([]string{"run", "-i", l.Report.Inventory, "--auto-approve", "--journal", journal}, &out, &errb); code != 0 {
+	if code := cli.Run([]string{"run", "-i", inv, "--auto-approve", "--journal", journal}, &out, &errb); code != 0 {
 		t.Fatalf("pitstop run: exit %d\n%s\n%s", code, tail(out.String(), 20), errb.String())
 	}
 	// pitstop check --json on the real lab: one documented object per check, all ok.
@@ -68,7 +71,7 @@ func TestReportFromLabRun(t *testing.T) {
 		t.Errorf("with the lab's inventory the served-by series names both sides; got %v", served)
 	}
 	html := filepath.Join(dir, "report.html")
-	if code := cli.Run([]string{"report", journal, "-i", l.Report.Inventory, "-o", html}, &out, &errb); code != 0 {
+	if code := cli.Run([]string{"report", journal, "-i", inv, "-o", html}, &out, &errb); code != 0 {
 		t.Fatalf("pitstop report: exit %d: %s", code, errb.String())
 	}
 	page, err := os.ReadFile(html)
