@@ -107,7 +107,7 @@ func TestWriteTable(t *testing.T) {
 		"acknowledged writes missing from production's database (by name)", "0 of 40", "1 of 50, e.g. w-1",
 		"read-only window of plain script: 0.40s",
 		"MISSED  no acknowledged write lost (checked by name) (1 of 50, e.g. w-1)",
-		"MISSED  writes unavailable shorter than the plain script's (2.75s vs 0.40s)",
+		"MISSED  writes unavailable shorter than the plain script's (2.75s vs 400ms)",
 		"MISSED  switch-back latency ≤ 100ms (140ms)",
 		"switch latency (confirm → all reads on backup)", "150ms",
 		"rollback latency", "not measured: no rollback was decided",

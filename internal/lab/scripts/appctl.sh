@@ -1,6 +1,7 @@
 #!/bin/bash
 # Written by "pitstop lab up": start, stop and restart the lab's application instances.
 #   appctl restart HOST VERSION   stop HOST's instance, wait until its port is free, start VERSION, wait for /health
+#   (each wait looks every 10 ms, so the time a restart takes is the application's, not the script's)
 #   appctl start HOST VERSION
 #   appctl stop HOST
 #   appctl status HOST
@@ -77,16 +78,16 @@ stop() {
   if [ -n "$pid" ] && running "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--instance $HOST"; then
     echo "appctl: stopping $HOST (pid $pid)"
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 100); do running "$pid" || break; sleep 0.1; done
+    for i in $(seq 1000); do running "$pid" || break; sleep 0.01; done
     if running "$pid"; then
       echo "appctl: $HOST (pid $pid) still runs 10s after SIGTERM; killing it" >&2
       kill -KILL "$pid" 2>/dev/null
       sleep 0.2
     fi
   fi
-  for i in $(seq 100); do
+  for i in $(seq 1000); do
     port_open || return 0
-    sleep 0.1
+    sleep 0.01
   done
   die "$HOST: $ADDR:$PORT is still in use 10s after stopping (pid file $PIDFILE: ${pid:-none}); find what holds it with: ss -ltnp 'sport = :$PORT'"
 }
@@ -99,7 +100,7 @@ start() {
   setsid "$PITSTOP" lab app --version "$version" --listen "$ADDR:$PORT" --db "$DB" \
     --instance "$HOST" --pid-file "$PIDFILE"{{if .Variant}} --variant {{q .Variant}}{{end}} >>"$LOG" 2>&1 </dev/null &
   child=$!
-  for i in $(seq 150); do
+  for i in $(seq 1500); do
     if h=$(health) && [ "$h" = "200 $version" ]; then
       echo "appctl: $HOST serves $version on http://$ADDR:$PORT (pid $(head -n1 "$PIDFILE" 2>/dev/null))"
       return 0
@@ -109,7 +110,7 @@ start() {
       tail -n 10 "$LOG" >&2
       exit 1
     fi
-    sleep 0.1
+    sleep 0.01
   done
   echo "appctl: $HOST: $version gave no healthy answer on http://$ADDR:$PORT/health within 15s (last: ${h:-no answer}); last lines of $LOG:" >&2
   tail -n 10 "$LOG" >&2
