@@ -224,8 +224,12 @@ func (c *Cluster) StartReverseSync(ctx context.Context, from, to string) error {
 	if !slotFound {
 		return fmt.Errorf("postgres on %s: no replication slot %s: start the capture on %s before it takes writes", from, reverseName, from)
 	}
+	// synchronous_commit = local: the subscription's default (off) leaves each applied change to the
+	// WAL writer, up to wal_writer_delay (200 ms) later, and the slot's confirmed position — what the
+	// reverse-drain gate waits on while the backup is fenced and users are refused writes — trails by
+	// as much. Flushed at each applied commit, it is current as soon as the apply worker reports.
 	stmt := "CREATE SUBSCRIPTION " + reverseName + " CONNECTION " + lit + " PUBLICATION " + reverseName +
-		" WITH (copy_data = false, create_slot = false, slot_name = '" + reverseName + "')"
+		" WITH (copy_data = false, create_slot = false, slot_name = '" + reverseName + "', synchronous_commit = 'local')"
 	cctx, cancel := context.WithTimeout(ctx, 2*c.opt.QueryTimeout)
 	defer cancel()
 	err = tn.with(cctx, true, func(conn *pgx.Conn) error {
