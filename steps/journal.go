@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -217,6 +218,28 @@ func (j *Journal) Close() error {
 		}
 	}
 	return nil
+}
+
+// ScanJournal calls fn for each event of a journal, in order, skipping lines a crash cut short; for a
+// journal-opened line (the header each process writes when it opens the journal) header is that line's
+// header, and nil for every other event.
+func ScanJournal(r io.Reader, fn func(ev Event, header *JournalHeader)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var ev Event
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		if ev.Kind == EvJournalOpened {
+			var h JournalHeader
+			json.Unmarshal(sc.Bytes(), &h)
+			fn(ev, &h)
+			continue
+		}
+		fn(ev, nil)
+	}
+	return sc.Err()
 }
 
 // ReadJournal reads every event of a journal file.

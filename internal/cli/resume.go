@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,31 +42,23 @@ func readJournalInfo(path string) (journalInfo, error) {
 	if st, err := f.Stat(); err == nil {
 		info.mod = st.ModTime().UnixNano()
 	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	first := true
 	var lastEv steps.Event
-	for sc.Scan() {
-		var ev steps.Event
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue // a line cut by a crash
-		}
-		if ev.Kind == steps.EvJournalOpened {
-			var h steps.JournalHeader
-			json.Unmarshal(sc.Bytes(), &h)
+	err = steps.ScanJournal(f, func(ev steps.Event, h *steps.JournalHeader) {
+		if h != nil {
 			if first {
-				info.header = h
+				info.header = *h
 			}
-			info.last = h
+			info.last = *h
 		}
 		first = false
 		lastEv = ev
-	}
+	})
 	if info.header.Kind != steps.EvJournalOpened {
 		return info, errors.New("not a pitstop journal with a header")
 	}
 	info.finished = lastEv.Kind == steps.EvPlanFinished && lastEv.Status == steps.StatusDone
-	return info, sc.Err()
+	return info, err
 }
 
 // findUnfinished returns the newest journal in the journal directory of a run of plan on the

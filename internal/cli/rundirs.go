@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,34 +89,26 @@ func commandHosts(path, run string) (hosts []string, open map[string]bool, err e
 	ran := map[string]bool{}
 	running := map[[2]string]bool{} // step, host
 	cur := ""
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var ev steps.Event
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue // a line cut by a crash
-		}
-		if ev.Kind == steps.EvJournalOpened {
-			var h steps.JournalHeader
-			json.Unmarshal(sc.Bytes(), &h)
+	err = steps.ScanJournal(f, func(ev steps.Event, h *steps.JournalHeader) {
+		if h != nil {
 			cur = h.Run
-			continue
+			return
 		}
 		if cur != run || ev.Host == "" {
-			continue
+			return
 		}
 		switch {
 		case ev.Kind == steps.EvOutput && strings.HasPrefix(ev.Text, "$ "):
 			if _, job, _ := inventory.ParseRundeckJob(strings.TrimPrefix(ev.Text, "$ ")); job {
-				continue
+				return
 			}
 			ran[ev.Host] = true
 			running[[2]string{ev.StepID, ev.Host}] = true
 		case ev.Kind == steps.EvCommandFinished:
 			delete(running, [2]string{ev.StepID, ev.Host})
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	open = map[string]bool{}
