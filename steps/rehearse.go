@@ -131,13 +131,15 @@ type Measurement struct {
 // Defaults were measured with `pitstop lab bench` on loopback (BENCHMARKS.md); on real hosts,
 // switches over SSH cost more.
 var defaultOverheads = map[string]time.Duration{
-	// readonly: the part of the switch to the backup after users are on it, the 250 ms traffic
-	// proof, pausing replay, the direct check, and the switch back (0.44 s with a 0.31 s upgrade,
-	// 0.40 s with a 10.10 s one in BENCHMARKS.md).
-	PlanReadonly: 400 * time.Millisecond,
+	// readonly: the part of the switch to the backup after users are on it (nginx's old workers
+	// exiting, the switch's proof), pausing replay, the direct check, and the switch back up to its
+	// reload: writes unavailable minus the upgrade commands in three runs of lab bench, 0.12-0.21 s
+	// (BENCHMARKS.md, issue 16).
+	PlanReadonly: 200 * time.Millisecond,
 	// reverse-sync: two fences, the drain, the promotion and capture, the reverse drain, the
-	// sequences and two switches. Not yet measured by lab bench.
-	PlanReverseSync: 2 * time.Second,
+	// sequences and two switches: the two fence-to-switch windows of lab bench --plan reverse-sync,
+	// 0.64-0.65 s in three runs (BENCHMARKS.md, issue 16).
+	PlanReverseSync: 650 * time.Millisecond,
 }
 
 // rehearse builds the rehearse plan.
