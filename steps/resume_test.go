@@ -255,8 +255,8 @@ func TestResumeAfterAQuickStepCut(t *testing.T) {
 	}{
 		{"promote-backup", false, "promote db-b", "still a standby: the step promotes it"},
 		{"promote-backup", true, "promote db-b", "a primary: the promotion went through"},
+		// The fake does not keep sequences: advanced or not, the world looks the same to it.
 		{"advance-sequences", false, "advance db-b>db-p", "reverse sync db-b→db-p"},
-		{"advance-sequences", true, "advance db-b>db-p", "reverse sync db-b→db-p"},
 		{"reverse-stop", false, "reverse-stop db-b>db-p", "stopping: step reverse-stop was dropping it"},
 		{"reverse-stop", true, "reverse-stop db-b>db-p", "stopping: step reverse-stop was dropping it"},
 	} {
