@@ -189,11 +189,14 @@ func firstLines(s string, n int) string {
 
 func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// killPoint is where TestKillAndResume kills the headless run.
+// killPoint is where a crash test kills the headless run (or sends it SIGHUP).
 type killPoint struct {
 	name string
 	// line is the output line after which the run is killed.
 	line string
+	// then, when set, changes the world after the kill as the killed step would have had the kill
+	// come a few milliseconds later: a quick step's effect, too quick to aim a kill after it.
+	then func()
 }
 
 // TestKillAndResume: a headless `pitstop run` is killed with -9 at three points — right after the
@@ -213,9 +216,9 @@ func testKillAndResume(t *testing.T, stop func(*pitstopProc), how string) {
 	load := startLoad(t, l)
 	settle(time.Second)
 	out := killAndResume(t, env, []string{"run", "-i", inv, "--auto-approve"}, []killPoint{
-		{"right after the switch", `switched: balancer now sends traffic to backup`},
-		{"mid-upgrade while a command runs on an SSH host", `\| slow upgrade on app-`},
-		{"during the switch back", `step switch-to-production started`},
+		{name: "right after the switch", line: `switched: balancer now sends traffic to backup`},
+		{name: "mid-upgrade while a command runs on an SSH host", line: `\| slow upgrade on app-`},
+		{name: "during the switch back", line: `step switch-to-production started`},
 	}, stop, how)
 	if !strings.Contains(out, "plan readonly finished") {
 		t.Fatalf("the last resume did not finish the plan:\n%s", lastLines(out, 60))
@@ -254,6 +257,9 @@ func killAndResume(t *testing.T, env, args []string, points []killPoint, stop fu
 		p.waitLine(k.line, 3*time.Minute)
 		t.Logf("%s %s", how, k.name)
 		stop(p)
+		if k.then != nil {
+			k.then()
+		}
 	}
 	// The last point is after commands ran on the hosts: their directory stays for the resume.
 	dir := runDir(t, journal)
@@ -314,13 +320,19 @@ func assertRanOnce(t *testing.T, l *testLab, ranLog string) {
 // host lost): each time the running step finishes, the run stops at the next gate by itself, says
 // why and how to resume (exit 1), and `pitstop run -i FILE` again goes on from there.
 func TestSIGHUPAndResume(t *testing.T) {
-	testKillAndResume(t, func(p *pitstopProc) {
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			p.t.Fatal(err)
-		}
-		code, out := p.wait(3 * time.Minute)
-		if code != 1 || !strings.Contains(out, "SIGHUP") || !strings.Contains(out, "resumes it where it stopped") || !strings.Contains(out, "nothing is half-done") {
-			p.t.Errorf("after SIGHUP: exit %d\n%s", code, lastLines(out, 15))
-		}
-	}, "SIGHUP")
+	testKillAndResume(t, func(p *pitstopProc) { p.sighup() }, "SIGHUP")
+}
+
+// sighup sends SIGHUP (the terminal or the SSH session to the jump host lost) and waits for the run to
+// stop by itself: the running step finished, the run stopped before the next one, said why and how to
+// resume it, exit 1.
+func (p *pitstopProc) sighup() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		p.t.Fatal(err)
+	}
+	code, out := p.wait(3 * time.Minute)
+	if code != 1 || !strings.Contains(out, "SIGHUP") || !strings.Contains(out, "resumes it where it stopped") || !strings.Contains(out, "nothing is half-done") {
+		p.t.Errorf("after SIGHUP: exit %d\n%s", code, lastLines(out, 15))
+	}
 }

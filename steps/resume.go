@@ -39,6 +39,10 @@ type Resume struct {
 	Interrupted map[string][]string
 	// interruptedOn holds, per host, the steps with a command the crash cut there.
 	interruptedOn map[string][]string
+	// lagMoot holds the steps whose gate's lag conditions are dropped on resume: a reverse-stop the
+	// crash cut after it had dropped (part of) the reverse sync, so the link it measures is gone. Its
+	// gate had passed before the crash, and the backup is fenced: production still has every write.
+	lagMoot map[string]bool
 	// Rows is the reconciliation: what the journal says against what the world shows.
 	Rows []ResumeRow
 	// Unexplained lists the discrepancies nothing in the journal explains; the operator must
@@ -64,7 +68,7 @@ func ReadResume(path string, plan *Plan) (*Resume, error) {
 	}
 	r := &Resume{Journal: path, Done: map[string]bool{}, Progress: map[string]map[string]int{}, Attempts: map[string]int{},
 		Fenced: map[string]bool{}, Promoted: map[string]bool{}, Paused: map[string]bool{}, Interrupted: map[string][]string{},
-		switchedBy: map[string]inventory.Side{}, started: map[string]bool{}}
+		switchedBy: map[string]inventory.Side{}, started: map[string]bool{}, lagMoot: map[string]bool{}}
 	running := map[string]map[string]string{} // step → host → command started, not finished
 	for _, ev := range evs {
 		if ev.Plan != "" && ev.Plan != plan.Name {
@@ -161,7 +165,8 @@ func (r *Resume) Finished(plan *Plan) bool {
 // app host's health and version. A step the journal says is done but whose effect the world does not
 // show is a discrepancy nothing explains: it is listed, and not counted as done. A step the crash cut
 // after its effect was in the world (a switch, paused or resumed replay, the reverse sync's
-// subscription) counts as done.
+// subscription) counts as done. A promotion or a reverse-stop the crash cut runs again, whatever of it
+// reached the world: both are safe to repeat.
 func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *Plan, w World) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -205,6 +210,13 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			row("replay on "+h, pausedWord(r.Paused[h]), "unreadable: "+lerr.Error(), false)
 			continue
 		}
+		if promote := r.promoteCut(plan, h); promote != "" {
+			// The crash cut the promotion: it went through or not. The step runs again either way,
+			// and finds a primary done ("already a primary").
+			row(h, "step "+promote+" was promoting it when the run stopped",
+				map[bool]string{true: "still a standby: the step promotes it", false: "a primary: the promotion went through; the step finds it done"}[physical[h]], true)
+			continue
+		}
 		if r.Promoted[h] {
 			if rebuild := r.rebuildCut(plan, h); rebuild != "" && physical[h] {
 				// The crash cut the rebuild, which went on without Pitstop: a standby again is what
@@ -223,6 +235,17 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			stopped := false
 			for _, s2 := range plan.Steps() {
 				stopped = stopped || (s2.Action == ActReverseStop && r.Done[s2.ID])
+			}
+			if stop := r.reverseStopCut(plan); stop != nil && !stopped {
+				// The crash cut the step dropping it: it is running, or gone in part or in full.
+				// The step runs again and drops what is left (each part is skipped when gone).
+				world := "running: the step drops it"
+				if !logical[link] && lerr == nil {
+					world = "not running: the step drops what is left, without its lag check (that held before the crash, and " + st.From + " is fenced)"
+					r.lagMoot[stop.ID] = true
+				}
+				row("reverse sync "+link, "stopping: step "+stop.ID+" was dropping it when the run stopped", world, true)
+				continue
 			}
 			want := !stopped
 			row("reverse sync "+link, map[bool]string{true: "running", false: "dropped"}[want], map[bool]string{true: "running", false: "not running"}[logical[link]], logical[link] == want || lerr != nil)
@@ -291,6 +314,28 @@ func (r *Resume) rebuildCut(plan *Plan, h string) string {
 		}
 	}
 	return ""
+}
+
+// promoteCut returns the step of plan promoting host h that the crash cut (started, not finished),
+// or "".
+func (r *Resume) promoteCut(plan *Plan, h string) string {
+	for _, st := range plan.Steps() {
+		if st.Action == ActPromote && r.started[st.ID] && !r.Done[st.ID] && slices.Contains(st.Hosts, h) {
+			return st.ID
+		}
+	}
+	return ""
+}
+
+// reverseStopCut returns the reverse-stop step of plan that the crash cut (started, not finished), or
+// nil.
+func (r *Resume) reverseStopCut(plan *Plan) *Step {
+	for _, st := range plan.Steps() {
+		if st.Action == ActReverseStop && r.started[st.ID] && !r.Done[st.ID] {
+			return st
+		}
+	}
+	return nil
 }
 
 func pausedWord(p bool) string {
@@ -381,8 +426,17 @@ func (e *Engine) resumeSkip(st *Step) bool {
 
 // resumeGate returns the first step a resumed run runs with a confirmation gate of its own, so that
 // the operator sees the reconciliation before anything changes (--auto-approve confirms it).
+// A step whose lag conditions the reconciliation found moot (lagMoot) runs without them.
 func (e *Engine) resumeGate(st *Step) *Step {
-	if e.opt.Resume == nil || e.resumeGated {
+	if e.opt.Resume == nil {
+		return st
+	}
+	if e.opt.Resume.lagMoot[st.ID] {
+		c := *st
+		c.Gate.Conditions = slices.DeleteFunc(slices.Clone(st.Gate.Conditions), func(cond Condition) bool { return cond.Kind == CondLag })
+		st = &c
+	}
+	if e.resumeGated {
 		return st
 	}
 	e.resumeGated = true

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -234,5 +235,94 @@ func TestResumeAfterReverseStartCut(t *testing.T) {
 	defer f.mu.Unlock()
 	if n := countCalls(f.dbCalls, "reverse-start db-b>db-p"); n != 0 {
 		t.Errorf("the reverse sync was started %d times by the resumed run, want 0", n)
+	}
+}
+
+// TestResumeAfterAQuickStepCut: the reverse-sync plan killed inside one of its quick database steps,
+// which took effect in the world or not before the crash (the journal has the step started, not
+// finished). Either way the reconciliation shows nothing unexplained, the resumed run does the step
+// again (it is safe to repeat: a promoted backup is found promoted, sequences already advanced are left
+// alone, what is left of the reverse sync is dropped) and finishes.
+func TestResumeAfterAQuickStepCut(t *testing.T) {
+	for _, tc := range []struct {
+		step string
+		// done: the step's effect reached the world before the crash.
+		done bool
+		// call is the database call the step makes.
+		call string
+		// table is what the reconciliation must say.
+		table string
+	}{
+		{"promote-backup", false, "promote db-b", "still a standby: the step promotes it"},
+		{"promote-backup", true, "promote db-b", "a primary: the promotion went through"},
+		// The fake does not keep sequences: advanced or not, the world looks the same to it.
+		{"advance-sequences", false, "advance db-b>db-p", "reverse sync db-b→db-p"},
+		{"reverse-stop", false, "reverse-stop db-b>db-p", "stopping: step reverse-stop was dropping it"},
+		{"reverse-stop", true, "reverse-stop db-b>db-p", "stopping: step reverse-stop was dropping it"},
+	} {
+		t.Run(fmt.Sprintf("%s, done %t", tc.step, tc.done), func(t *testing.T) {
+			f := newFakeWorld(testInventory())
+			p, _ := Build(f.inv, PlanReverseSync)
+			path := filepath.Join(t.TempDir(), "j.jsonl")
+			j, _, err := OpenJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The world as the steps before left it.
+			f.mu.Lock()
+			for _, st := range p.Steps() {
+				if st.ID == tc.step {
+					break
+				}
+				if st.Action == ActSwitch {
+					j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
+					f.live = st.Side
+				}
+				j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
+				switch st.Action {
+				case ActPromote:
+					f.promoted = true
+				case ActReverseStart:
+					f.reverse = true
+				case ActRun:
+					for _, h := range st.Hosts {
+						f.version[h] = f.inv.Upgrade.Version
+					}
+				}
+			}
+			j.Write(Event{Kind: EvStepStarted, StepID: tc.step, Status: StatusRunning})
+			j.Close()
+			if tc.done {
+				switch tc.step {
+				case "promote-backup":
+					f.promoted = true
+				case "reverse-stop":
+					f.reverse = false
+				}
+			}
+			f.mu.Unlock()
+			r, err := ReadResume(path, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Reconcile(context.Background(), f.inv, p, f.ports())
+			table := strings.Join(r.Table(), "\n")
+			if len(r.Unexplained) > 0 || r.Done[tc.step] || !strings.Contains(table, tc.table) {
+				t.Fatalf("unexplained %v, %s done %t, want none, false, and %q in the table:\n%s", r.Unexplained, tc.step, r.Done[tc.step], tc.table, table)
+			}
+			run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
+			ev, err := run.finished()
+			if err != nil || ev.Status != StatusDone {
+				t.Fatalf("resumed run: %v, %s", err, ev.Status)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if n := countCalls(f.dbCalls, tc.call); n != 1 {
+				t.Errorf("%s called %d times by the resumed run, want 1 (%v)", tc.call, n, f.dbCalls)
+			}
+			if f.promoted || f.reverse || f.live != inventory.Production {
+				t.Errorf("at the end: backup promoted %t, reverse sync %t, users on %s", f.promoted, f.reverse, f.live)
+			}
+		})
 	}
 }
