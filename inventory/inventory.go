@@ -84,7 +84,17 @@ type Balancer struct {
 	Test     string   `yaml:"test"`
 	Reload   string   `yaml:"reload"`
 	PidFile  string   `yaml:"pid_file"`
+	// OldWorkers says what a switch does about nginx's workers from before its reload: "quit" (the
+	// default) sends each the graceful-shutdown signal (QUIT) once the new workers run, as nginx's master
+	// does itself 100 ms later; "wait" leaves it to the master. See docs/nginx.md.
+	OldWorkers string `yaml:"old_workers"`
 }
+
+// Values of Balancer.OldWorkers.
+const (
+	OldWorkersQuit = "quit"
+	OldWorkersWait = "wait"
+)
 
 // Host is one machine (or one loopback identity in the lab) and how to reach it.
 type Host struct {
@@ -208,6 +218,9 @@ func (inv *Inventory) Defaults() {
 	}
 	if b.PidFile == "" {
 		b.PidFile = "/run/nginx.pid"
+	}
+	if b.OldWorkers == "" {
+		b.OldWorkers = OldWorkersQuit
 	}
 	if inv.Upgrade.Verify.Path == "" {
 		inv.Upgrade.Verify.Path = "/health"

@@ -141,6 +141,9 @@ func (c *checker) checkBalancer() {
 	if blank(b.Reload) {
 		c.errorf("balancer.reload", "balancer.reload is blank; give the command that reloads nginx, or leave it out for \"nginx -s reload\"")
 	}
+	if b.OldWorkers != OldWorkersQuit && b.OldWorkers != OldWorkersWait {
+		c.errorf("balancer.old_workers", "balancer.old_workers is %q; write %s (end nginx's old workers as soon as the new ones run, the default) or %s (leave it to nginx's master, 100 ms later)", b.OldWorkers, OldWorkersQuit, OldWorkersWait)
+	}
 }
 
 // absent reports whether the section at path was left out or left empty. For an inventory built in

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pitstop-ops/pitstop/internal/shell"
+	"github.com/pitstop-ops/pitstop/inventory"
 )
 
 // ErrNotServing is wrapped by Check when the nginx that balancer.test tests is not provably the
@@ -47,8 +48,23 @@ func (b *Balancer) Check(ctx context.Context) (string, error) {
 	if conf == "" {
 		conf = "its built-in configuration path"
 	}
-	return fmt.Sprintf("nginx %s from %s serves %s; `%s` lists %s among its %d files; %s writable",
-		w, b.inv.Balancer.PidFile, conf, b.dumpCommand(), b.file(), files, dir), nil
+	return fmt.Sprintf("nginx %s from %s serves %s; `%s` lists %s among its %d files; %s writable%s",
+		w, b.inv.Balancer.PidFile, conf, b.dumpCommand(), b.file(), files, dir, b.checkSignal(ctx, w)), nil
+}
+
+// checkSignal tells, with balancer.old_workers: quit, whether a switch will be able to end nginx's old
+// workers itself (kill -0 on a worker, with sudo -n where the reload uses sudo). Either way it is no
+// error: without it a switch waits for nginx's master, as with old_workers: wait.
+func (b *Balancer) checkSignal(ctx context.Context, w workers) string {
+	if b.inv.Balancer.OldWorkers == inventory.OldWorkersWait || len(w.pids) == 0 {
+		return ""
+	}
+	kill := killCommand(b.inv.Balancer.Reload)
+	if res, err := b.sh(ctx, fmt.Sprintf("%s -0 %d", kill, w.pids[0])); err != nil {
+		return fmt.Sprintf("; NOTE: `%s -0 %d` failed (%v%s), so a switch cannot end nginx's old workers itself and waits about 100 ms for nginx's master to: run Pitstop's commands there as root or nginx's user, or set balancer.old_workers: wait",
+			kill, w.pids[0], err, res.tail())
+	}
+	return "; its workers can be signalled (balancer.old_workers: quit)"
 }
 
 // master is the running nginx master named by the pid file, and the -c and -p it was started with.

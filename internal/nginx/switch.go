@@ -206,7 +206,7 @@ func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []
 	first := bs[0]
 	var lingering []string
 	for i, b := range bs {
-		left, err := b.awaitDrained(ctx, olds[i])
+		left, err := b.awaitDrained(ctx, olds[i], say)
 		if err != nil {
 			return "", err
 		}
@@ -228,26 +228,44 @@ func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []
 }
 
 // awaitDrained waits until none of old's children runs any more, and returns those still running
-// after DrainTimeout. The wait is one command on the balancer host that looks every 5 ms (in /proc, or
-// with ps where there is none) — one process or SSH session, not one per look. It fails only when
-// ctx ends; when the command itself fails, it returns old's children as if they still ran (the proof
-// then falls back to the probes' window).
-func (b *Balancer) awaitDrained(ctx context.Context, old workers) ([]int, error) {
+// after DrainTimeout. With balancer.old_workers: quit (the default) it first ends the old workers the
+// way nginx's master does 100 ms after a reload: once as many new workers run as old ones did, it
+// sends each old worker that is still a worker of this master the graceful-shutdown signal (QUIT):
+// it stops accepting, closes idle keep-alive connections and exits when its requests are done. The
+// wait is one command on the balancer host that looks every 5 ms (in /proc, or with ps where there is
+// none) — one process or SSH session, not one per look. It fails only when ctx ends; when the command
+// itself fails, it returns old's children as if they still ran (the proof then falls back to the
+// probes' window).
+func (b *Balancer) awaitDrained(ctx context.Context, old workers, say func(string, ...any)) ([]int, error) {
 	if len(old.pids) == 0 {
 		return nil, nil
 	}
-	res, err := b.sh(ctx, drainCommand(old.pids, b.DrainTimeout))
+	quit := ""
+	if b.inv.Balancer.OldWorkers != inventory.OldWorkersWait {
+		quit = quitCommand(old, b.inv.Balancer.Reload)
+	}
+	res, err := b.sh(ctx, quit+drainCommand(old.pids, b.DrainTimeout))
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("waiting for nginx's old workers to exit: %w", ctx.Err())
 	}
-	if err == nil {
-		return nil, nil
-	}
 	var left []int
 	for _, line := range res.stdout {
-		if p, perr := strconv.Atoi(strings.TrimSpace(line)); perr == nil {
-			left = append(left, p)
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "pitstop-quit-sent "):
+			say("sent QUIT (graceful shutdown) to nginx's old worker(s) %s on %s, as nginx's master does 100 ms after a reload", strings.TrimPrefix(line, "pitstop-quit-sent "), b.host())
+		case strings.HasPrefix(line, "pitstop-quit-failed "):
+			say("could not send QUIT to nginx's old worker(s) %s on %s (not permitted?): nginx's master ends them about 100 ms after the reload. Run Pitstop's commands there as nginx's user or root, or set balancer.old_workers: wait", strings.TrimPrefix(line, "pitstop-quit-failed "), b.host())
+		case strings.HasPrefix(line, "pitstop-quit-skipped "):
+			say("did not end nginx's old workers on %s: %s; nginx's master ends them about 100 ms after the reload", b.host(), strings.TrimPrefix(line, "pitstop-quit-skipped "))
+		default:
+			if p, perr := strconv.Atoi(line); perr == nil {
+				left = append(left, p)
+			}
 		}
+	}
+	if err == nil {
+		return nil, nil
 	}
 	if len(left) == 0 {
 		left = old.pids
@@ -255,11 +273,55 @@ func (b *Balancer) awaitDrained(ctx context.Context, old workers) ([]int, error)
 	return left, nil
 }
 
-// drainCommand waits until none of pids runs, looking every 5 ms for up to timeout; then it exits 1
-// after printing those still running, one a line.
+// quitCommand sends nginx's old workers (old's children titled "worker process", still children of
+// old's master) the QUIT signal once as many new workers run as there were old ones (it waits up to a
+// second for them), printing "pitstop-quit-sent PIDS", "pitstop-quit-failed PIDS" or
+// "pitstop-quit-skipped WHY". Where reload runs under sudo, so does kill (sudo -n: never a prompt).
+// It needs /proc to tell workers and parents; without it nothing is sent.
+func quitCommand(old workers, reload string) string {
+	kill := killCommand(reload)
+	return fmt.Sprintf(`M=%d; OLD="%s"
+isworker() { grep -q "worker process" "/proc/$1/cmdline" 2>/dev/null; }
+ours() { read -r _ _ _ pp _ <"/proc/$1/stat" 2>/dev/null && [ "$pp" = "$M" ]; }
+if [ -d /proc/self ]; then
+  want=0; for p in $OLD; do isworker "$p" && want=$((want+1)); done
+  i=0
+  while :; do
+    have=0; for c in $(pgrep -P "$M" 2>/dev/null); do case " $OLD " in *" $c "*) ;; *) isworker "$c" && have=$((have+1));; esac; done
+    [ "$have" -ge "$want" ] && break
+    i=$((i+1)); [ "$i" -gt 200 ] && break
+    sleep 0.005
+  done
+  sent=; failed=
+  for p in $OLD; do
+    if ours "$p" && isworker "$p"; then
+      if %s -QUIT "$p" 2>/dev/null; then sent="$sent $p"; else failed="$failed $p"; fi
+    fi
+  done
+  [ -n "$sent" ] && echo "pitstop-quit-sent$sent"
+  [ -n "$failed" ] && echo "pitstop-quit-failed$failed"
+else
+  echo "pitstop-quit-skipped no /proc to tell nginx's workers"
+fi
+`, old.master, joinPids(old.pids), kill)
+}
+
+// killCommand is how Pitstop signals nginx's processes: under sudo (-n: never a prompt) where
+// balancer.reload runs under sudo, else as the SSH user.
+func killCommand(reload string) string {
+	if strings.HasPrefix(strings.TrimSpace(reload), "sudo ") {
+		return "sudo -n kill"
+	}
+	return "kill"
+}
+
+// drainCommand waits until none of pids runs (a zombie does not), looking every 5 ms for up to
+// timeout; then it exits 1 after printing those still running, one a line.
 func drainCommand(pids []int, timeout time.Duration) string {
 	n := max(int(timeout/(5*time.Millisecond)), 1)
-	return fmt.Sprintf(`if [ -d /proc/self ]; then alive() { [ -d /proc/$1 ]; }; else alive() { ps -p "$1" >/dev/null 2>&1; }; fi
+	// A worker that has exited stays a zombie until its master reaps it, which nginx's master does only
+	// after its 100 ms sleep: a zombie counts as gone.
+	return fmt.Sprintf(`if [ -d /proc/self ]; then alive() { read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null && [ "$st" != Z ]; }; else alive() { s=$(ps -o stat= -p "$1" 2>/dev/null) && case "$s" in Z*) false;; esac; }; fi
 i=0
 for p in %s; do
   while alive "$p"; do

@@ -6,9 +6,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +38,8 @@ const (
 	baseLongRequest   = 18130
 	baseWrongPid      = 18140
 	baseChanged       = 18150
+	baseQuit          = 18160
+	baseQuitDenied    = 18170
 	baseBench         = 18400
 )
 
@@ -115,7 +119,7 @@ func TestSwitchAndBack(t *testing.T) {
 		t.Errorf("previous file holds %q, want the production upstream", prev)
 	}
 	requireNoTemp(t, lab)
-	requireContains(t, "switch output", out.String(), "sends traffic to production", "testing the configuration", "reload took effect",
+	requireContains(t, "switch output", out.String(), "sends traffic to production", "testing the configuration", "reload took effect", "sent QUIT",
 		"verified: nginx's old workers exited", "5 requests through", "127.0.0.23", "backup is live")
 	requireLive(t, b, inventory.Backup)
 	lab.RequireServedBy(t, lab.Backup.Addr, 10)
@@ -299,7 +303,7 @@ func TestCheck(t *testing.T) {
 	b := labBalancer(t, lab)
 	ctx := context.Background()
 	got, err := b.Check(ctx)
-	if err != nil || !strings.Contains(got, "master ") {
+	if err != nil || !strings.Contains(got, "master ") || !strings.Contains(got, "its workers can be signalled") {
 		t.Fatalf("Check on a healthy balancer: %q, %v", got, err)
 	}
 	inv := *lab.Inv
@@ -448,5 +452,79 @@ func TestSwitchAfterTheFileChanged(t *testing.T) {
 	if strings.Contains(out.String(), "not as Pitstop last saw it") {
 		t.Errorf("a switch after Pitstop's own write read the file again:\n%s", out.String())
 	}
+	lab.RequireServedBy(t, lab.Backup.Addr, 5)
+}
+
+// workerCount counts the nginx master's children titled "worker process" (not those shutting down).
+func workerCount(t *testing.T, master int) int {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(master)).Output()
+	n := 0
+	for _, f := range strings.Fields(string(out)) {
+		cmd, _ := os.ReadFile("/proc/" + f + "/cmdline")
+		if strings.Contains(string(cmd), "worker process") && !strings.Contains(string(cmd), "shutting down") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSwitchEndsOldWorkers: by default a switch sends nginx's old workers QUIT itself once the new
+// worker runs, instead of waiting 100 ms for the master to; the master never respawns one it did not
+// end itself (after twenty switches nginx runs its one worker, and its log shows no respawn), and
+// with balancer.old_workers: wait nothing but the master signals them.
+func TestSwitchEndsOldWorkers(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseQuit)
+	b := labBalancer(t, lab)
+	ctx := context.Background()
+	for i := range 20 {
+		to := []inventory.Side{inventory.Backup, inventory.Production}[i%2]
+		var out lines
+		if _, err := b.Switch(ctx, to, out.add); err != nil {
+			t.Fatalf("switch %d: %v\n%s", i, err, out.String())
+		}
+		requireContains(t, "output", out.String(), "sent QUIT (graceful shutdown) to nginx's old worker(s)")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := workerCount(t, lab.Nginx.Master()); n != 1 {
+		t.Errorf("nginx runs %d workers after 20 switches, want its 1 (worker_processes 1): an old one was respawned\n%s", n, lab.Nginx.Logs())
+	}
+	logs := lab.Nginx.Logs()
+	if got := strings.Count(logs, "start worker process "); got != 21 { // the first start and one per reload
+		t.Errorf("nginx started %d workers over 20 reloads, want 21\n%s", got, logs)
+	}
+	quits := strings.Count(logs, "signal 3 (SIGQUIT) received from")
+	if quits < 20 {
+		t.Errorf("the old workers got QUIT from Pitstop %d times in 20 switches, want 20\n%s", quits, logs)
+	}
+
+	lab.Inv.Balancer.OldWorkers = inventory.OldWorkersWait
+	var out lines
+	if _, err := b.Switch(ctx, inventory.Backup, out.add); err != nil {
+		t.Fatalf("switch with old_workers: wait: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "sent QUIT") || strings.Count(lab.Nginx.Logs(), "signal 3 (SIGQUIT) received from") != quits {
+		t.Errorf("with old_workers: wait Pitstop signalled the old workers:\n%s", out.String())
+	}
+	requireContains(t, "output", out.String(), "old workers exited", "backup is live")
+}
+
+// TestSwitchWhenQuitIsDenied: where the old workers cannot be signalled (here a sudo that refuses
+// kill), the switch says so and goes on: nginx's master ends them, 100 ms after the reload.
+func TestSwitchWhenQuitIsDenied(t *testing.T) {
+	lab := nginxtest.NewLab(t, baseQuitDenied)
+	bin := t.TempDir()
+	sudo := "#!/bin/sh\n[ \"$1\" = -n ] && shift\nif [ \"$1\" = kill ]; then echo 'sudo: a password is required' >&2; exit 1; fi\nexec \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(sudo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	lab.Inv.Balancer.Reload = "sudo " + lab.Inv.Balancer.Reload
+	b := labBalancer(t, lab)
+	var out lines
+	if _, err := b.Switch(context.Background(), inventory.Backup, out.add); err != nil {
+		t.Fatalf("switch: %v\n%s", err, out.String())
+	}
+	requireContains(t, "output", out.String(), "could not send QUIT to nginx's old worker(s)", "balancer.old_workers: wait", "old workers exited", "backup is live")
 	lab.RequireServedBy(t, lab.Backup.Addr, 5)
 }
