@@ -273,15 +273,15 @@ func (b *Balancer) awaitDrained(ctx context.Context, old workers, say func(strin
 	return left, nil
 }
 
-// quitCommand sends nginx's old workers (old's children titled "worker process", still children of
-// old's master) the QUIT signal once as many new workers run as there were old ones (it waits up to a
-// second for them), printing "pitstop-quit-sent PIDS", "pitstop-quit-failed PIDS" or
+// quitCommand sends nginx's old workers (old's children titled "worker process", not yet "is shutting
+// down" from an earlier reload, still children of old's master) the QUIT signal once as many new
+// workers run as there were old ones (it waits up to a second for them), printing "pitstop-quit-sent PIDS", "pitstop-quit-failed PIDS" or
 // "pitstop-quit-skipped WHY". Where reload runs under sudo, so does kill (sudo -n: never a prompt).
 // It needs /proc to tell workers and parents; without it nothing is sent.
 func quitCommand(old workers, reload string) string {
 	kill := killCommand(reload)
 	return fmt.Sprintf(`M=%d; OLD="%s"
-isworker() { grep -q "worker process" "/proc/$1/cmdline" 2>/dev/null; }
+isworker() { grep -q "worker process" "/proc/$1/cmdline" 2>/dev/null && ! grep -q "shutting down" "/proc/$1/cmdline"; }
 ours() { read -r _ _ _ pp _ <"/proc/$1/stat" 2>/dev/null && [ "$pp" = "$M" ]; }
 if [ -d /proc/self ]; then
   want=0; for p in $OLD; do isworker "$p" && want=$((want+1)); done
