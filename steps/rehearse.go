@@ -132,14 +132,14 @@ type Measurement struct {
 // switches over SSH cost more.
 var defaultOverheads = map[string]time.Duration{
 	// readonly: the part of the switch to the backup after users are on it (nginx's old workers
-	// exiting, the switch's proof), pausing replay, the direct check, and the switch back up to its
-	// reload: writes unavailable minus the upgrade commands in three runs of lab bench, 0.12-0.21 s
+	// ended, the switch's proof), pausing replay, the direct check, and the switch back up to its
+	// reload: writes unavailable minus the upgrade commands in three runs of lab bench, 0.07-0.08 s
 	// (BENCHMARKS.md, issue 16).
-	PlanReadonly: 200 * time.Millisecond,
+	PlanReadonly: 100 * time.Millisecond,
 	// reverse-sync: two fences, the drain, the promotion and capture, the reverse drain, the
 	// sequences and two switches: the two fence-to-switch windows of lab bench --plan reverse-sync,
-	// 0.64-0.65 s in three runs (BENCHMARKS.md, issue 16).
-	PlanReverseSync: 650 * time.Millisecond,
+	// 0.47-0.48 s in three runs (BENCHMARKS.md, issue 16).
+	PlanReverseSync: 500 * time.Millisecond,
 }
 
 // rehearse builds the rehearse plan.

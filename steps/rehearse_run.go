@@ -239,7 +239,7 @@ func Predict(inv *inventory.Inventory, mig MigrationReport, upgrade time.Duratio
 }
 
 // String is the prediction as the operator reads it, e.g. "readonly: writes refused for about
-// 41 s (migration 38 s, upgrade 2.1 s, switches 0.2 s)".
+// 41 s (migration 38 s, upgrade 2.1 s, switches 0.1 s)".
 func (p Prediction) String() string {
 	var parts []string
 	for _, w := range p.Parts {

@@ -88,7 +88,7 @@ func TestPredictAndLimits(t *testing.T) {
 		{Table: "items", Mode: "ShareLock", Longest: time.Second, Total: time.Second},
 	}}
 	preds := Predict(inv, mig, 2100*time.Millisecond, true, nil)
-	if got, want := preds[0].String(), "readonly: writes refused for about 40 s (migration 38 s, upgrade 2.1 s, switches 0.2 s)"; got != want {
+	if got, want := preds[0].String(), "readonly: writes refused for about 40 s (migration 38 s, upgrade 2.1 s, switches 0.1 s)"; got != want {
 		t.Errorf("prediction:\n got %s\nwant %s", got, want)
 	}
 	if len(preds) != 2 || preds[1].Plan != PlanReverseSync {
@@ -114,7 +114,7 @@ func TestPredictAndLimits(t *testing.T) {
 	if probs := Limits(inv, PlanReverseSync, preds, mig); len(probs) != 0 {
 		t.Errorf("reverse-sync's window is 2 s, yet: %q", probs)
 	}
-	if got := Predict(inv, mig, 0, false, nil)[0].String(); got != "readonly: writes refused for about 38 s (migration 38 s, upgrade not rehearsed, switches 0.2 s)" {
+	if got := Predict(inv, mig, 0, false, nil)[0].String(); got != "readonly: writes refused for about 38 s (migration 38 s, upgrade not rehearsed, switches 0.1 s)" {
 		t.Errorf("without an app: %s", got)
 	}
 	ov := &Overheads{Readonly: 1200 * time.Millisecond, From: "j.jsonl"}
