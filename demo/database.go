@@ -359,6 +359,20 @@ func (d database) Fence(ctx context.Context, host string) error {
 	})
 }
 
+// Fenced tells whether host is a fenced primary.
+func (d database) Fenced(ctx context.Context, host string) (bool, error) {
+	var fenced bool
+	err := d.w.dbOp(ctx, func() error {
+		n, err := d.w.node("read the fence of", host)
+		if err != nil {
+			return err
+		}
+		fenced = n.fenced && n.role == rolePrimary
+		return nil
+	})
+	return fenced, err
+}
+
 // Unfence lets a fenced primary take writes again.
 func (d database) Unfence(ctx context.Context, host string) error {
 	return d.w.dbOp(ctx, func() error {

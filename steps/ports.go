@@ -97,6 +97,12 @@ type Database interface {
 	StopReverseSync(ctx context.Context, from, to string) error
 }
 
+// FenceReader is a Database that can tell whether a host is fenced now. A resumed run uses it to hold
+// the fences its journal records against the world; without it they are taken from the journal.
+type FenceReader interface {
+	Fenced(ctx context.Context, host string) (bool, error)
+}
+
 // LinkKind tells physical streaming replication from the logical reverse sync.
 type LinkKind string
 

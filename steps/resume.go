@@ -251,9 +251,37 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			row("reverse sync "+link, map[bool]string{true: "running", false: "dropped"}[want], map[bool]string{true: "running", false: "not running"}[logical[link]], logical[link] == want || lerr != nil)
 		}
 	}
+	fr, canRead := w.DB.(FenceReader)
 	for _, h := range inv.HostNames() {
-		if r.Fenced[h] {
-			row("fence on "+h, "fenced read-only", "not read back (Pitstop cannot read a fence; check default_transaction_read_only)", true)
+		if inv.Host(h) == nil || inv.Host(h).Postgres == "" {
+			continue
+		}
+		if !canRead {
+			if r.Fenced[h] {
+				row("fence on "+h, "fenced read-only", "not read back (this database cannot tell; check default_transaction_read_only)", true)
+			}
+			continue
+		}
+		fenced, err := fr.Fenced(ctx, h)
+		journal := map[bool]string{true: "fenced read-only", false: "not fenced"}[r.Fenced[h]]
+		switch {
+		case err != nil:
+			if r.Fenced[h] {
+				row("fence on "+h, journal, "unreadable: "+err.Error(), true)
+			}
+		case fenced && !r.Fenced[h]:
+			// A fence step the crash cut, or a fence from elsewhere: the plan's own fence steps set
+			// and lift it again as they come.
+			row("fence on "+h, journal, "fenced read-only (default_transaction_read_only = on)", r.fenceCut(plan, h) != "")
+		case r.Fenced[h] && fenced:
+			row("fence on "+h, journal, "fenced read-only (default_transaction_read_only = on)", true)
+		case r.Fenced[h] && r.rebuildCut(plan, h) != "":
+			// The crash cut the rebuild of this (fenced, promoted) database: a standby again, or on
+			// its way, is what the rebuild makes of it.
+			row("fence on "+h, journal, "not a fenced primary: the rebuild made it a standby, or is making it one", true)
+		case r.Fenced[h]:
+			// Lifted by hand since? Then the plan's assumption (no writes reach it) no longer holds.
+			row("fence on "+h, journal, "NOT fenced: writes may have reached it since", false)
 		}
 	}
 	// App hosts.
@@ -311,6 +339,17 @@ func (r *Resume) rebuildCut(plan *Plan, h string) string {
 	for _, id := range r.interruptedOn[h] {
 		if st := plan.Step(id); st != nil && st.Action == ActRun && !r.Done[id] {
 			return id
+		}
+	}
+	return ""
+}
+
+// fenceCut returns the step of plan fencing or unfencing host h that the crash cut (started, not
+// finished), or "".
+func (r *Resume) fenceCut(plan *Plan, h string) string {
+	for _, st := range plan.Steps() {
+		if (st.Action == ActFence || st.Action == ActUnfence) && r.started[st.ID] && !r.Done[st.ID] && slices.Contains(st.Hosts, h) {
+			return st.ID
 		}
 	}
 	return ""

@@ -326,3 +326,60 @@ func TestResumeAfterAQuickStepCut(t *testing.T) {
 		})
 	}
 }
+
+// fenceDB is the fake database that can also tell whether a host is fenced, as PostgreSQL can.
+type fenceDB struct {
+	fakeDB
+	fenced map[string]bool
+}
+
+func (d fenceDB) Fenced(_ context.Context, h string) (bool, error) { return d.fenced[h], nil }
+
+// TestReconcileReadsFences: the fences a journal records are held against the world when the database
+// can read them: a fence still set agrees; one lifted since (by hand) is a discrepancy nothing explains;
+// a fence set by a step the crash cut is explained by that step.
+func TestReconcileReadsFences(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		fenceDone     bool // fence-production finished in the journal (else it only started)
+		worldFenced   bool
+		wantUnexplain bool
+		wantRow       string
+	}{
+		{"fence set and still there", true, true, false, "fenced read-only (default_transaction_read_only = on)"},
+		{"fence lifted by hand since", true, false, true, "NOT fenced: writes may have reached it since"},
+		{"fence step cut by the crash, fence set", false, true, false, "fenced read-only (default_transaction_read_only = on)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeWorld(testInventory())
+			p, _ := Build(f.inv, PlanReverseSync)
+			path := filepath.Join(t.TempDir(), "j.jsonl")
+			j, _, err := OpenJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"preflight", "sync"} {
+				j.Write(Event{Kind: EvStepFinished, StepID: id, Status: StatusDone})
+			}
+			j.Write(Event{Kind: EvStepStarted, StepID: "fence-production", Status: StatusRunning})
+			if tc.fenceDone {
+				j.Write(Event{Kind: EvStepFinished, StepID: "fence-production", Status: StatusDone})
+			}
+			j.Close()
+			r, err := ReadResume(path, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := f.ports()
+			w.DB = fenceDB{fakeDB{f}, map[string]bool{"db-p": tc.worldFenced}}
+			r.Reconcile(context.Background(), f.inv, p, w)
+			table := strings.Join(r.Table(), "\n")
+			if got := len(r.Unexplained) > 0; got != tc.wantUnexplain {
+				t.Errorf("unexplained %v, want some: %t\n%s", r.Unexplained, tc.wantUnexplain, table)
+			}
+			if !strings.Contains(table, "fence on db-p") || !strings.Contains(table, tc.wantRow) {
+				t.Errorf("the table has no fence row saying %q:\n%s", tc.wantRow, table)
+			}
+		})
+	}
+}

@@ -20,7 +20,10 @@ import (
 	"github.com/pitstop-ops/pitstop/steps"
 )
 
-var _ steps.Database = (*Cluster)(nil)
+var (
+	_ steps.Database    = (*Cluster)(nil)
+	_ steps.FenceReader = (*Cluster)(nil)
+)
 
 // Sentinel errors callers can branch on with errors.Is.
 var (

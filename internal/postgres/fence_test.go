@@ -66,9 +66,20 @@ func TestFence(t *testing.T) {
 	if err := c.Fence(ctx, prod); err != nil {
 		t.Fatalf("second Fence: %v", err)
 	}
+	// A resumed run reads the fence back: on the fenced primary, not on its standby (read-only by
+	// nature, not fenced).
+	if fenced, err := c.Fenced(ctx, prod); err != nil || !fenced {
+		t.Errorf("Fenced(%s) while fenced = %t, %v; want true", prod, fenced, err)
+	}
+	if fenced, err := c.Fenced(ctx, p.standby.name); err != nil || fenced {
+		t.Errorf("Fenced(%s), a standby = %t, %v; want false", p.standby.name, fenced, err)
+	}
 
 	if err := c.Unfence(ctx, prod); err != nil {
 		t.Fatalf("Unfence: %v", err)
+	}
+	if fenced, err := c.Fenced(ctx, prod); err != nil || fenced {
+		t.Errorf("Fenced(%s) after Unfence = %t, %v; want false", prod, fenced, err)
 	}
 	if _, err := idle.Exec(ctx, "INSERT INTO fenced VALUES (3)"); err != nil {
 		t.Fatalf("a write after Unfence, in a session opened while fenced: %v", err)

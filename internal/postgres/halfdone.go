@@ -5,6 +5,21 @@ import (
 	"fmt"
 )
 
+// Fenced tells whether host is fenced now: a primary whose new sessions start read-only
+// (default_transaction_read_only = on, which Fence sets with ALTER SYSTEM). A standby is read-only by
+// nature, not fenced. It makes *Cluster a steps.FenceReader.
+func (c *Cluster) Fenced(ctx context.Context, host string) (bool, error) {
+	n, err := c.node(host)
+	if err != nil {
+		return false, err
+	}
+	var fenced bool
+	if err := n.queryRow(ctx, c.opt.QueryTimeout, `SELECT current_setting('default_transaction_read_only') = 'on' AND NOT pg_is_in_recovery()`, nil, &fenced); err != nil {
+		return false, n.fail("read whether it is fenced", err)
+	}
+	return fenced, nil
+}
+
 // HalfDone lists, one line each with its fix, every state of the databases that an upgrade leaves
 // only half-way: a fence set (on any database), a backup database that was promoted, and a reverse
 // sync left behind (production's subscription, the backup's slot or publication). Paused replay is
