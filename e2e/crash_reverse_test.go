@@ -83,17 +83,8 @@ func testReverseSyncStopAndResume(t *testing.T, l *testLab, points []killPoint, 
 		t.Fatalf("the last resume did not finish the plan:\n%s", lastLines(out, 60))
 	}
 	settle(time.Second)
-	rep := load.Stop()
-	logLoad(t, rep)
-	assertNoFailedReads(t, rep)
 	// Writes the backup acknowledged while users wrote there reached production by the reverse sync.
-	l.assertStored(t, "db-prod", rep.Acked, 0)
-	l.assertStored(t, "db-backup", rep.Acked, 10*time.Second)
-	if got := upstreamFile(t, l); got != l.Inv.Upstream(inventory.Production) {
-		t.Errorf("the upstream file at the end:\n%s", got)
-	}
-	l.assertVersion(t, "app-p1", "v2")
-	l.assertVersion(t, "app-b1", "v2")
+	assertUpgradedWithoutLoss(t, l, load)
 	l.assertStreaming(t, 10*time.Second)
 	assertRanOnce(t, l, ranLog)
 	if b, err := os.ReadFile(rebuiltLog); err != nil || string(b) != "rebuild\n" {
