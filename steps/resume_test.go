@@ -144,20 +144,7 @@ func TestReconcileAcceptsARebuildCutByTheCrash(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeWorld(testInventory())
 			p, _ := Build(f.inv, PlanReverseSync)
-			path := filepath.Join(t.TempDir(), "j.jsonl")
-			j, _, err := OpenJournal(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, st := range p.Steps() {
-				if st.ID == "rebuild-backup" {
-					break
-				}
-				if st.Action == ActSwitch {
-					j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
-				}
-				j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
-			}
+			j, path := journalUntil(t, p, "rebuild-backup", nil)
 			if tc.cut {
 				j.Write(Event{Kind: EvStepStarted, StepID: "rebuild-backup", Status: StatusRunning})
 				j.Write(Event{Kind: EvOutput, StepID: "rebuild-backup", Host: "db-b", Text: "$ rebuild-standby"})
@@ -195,20 +182,7 @@ func TestReconcileAcceptsARebuildCutByTheCrash(t *testing.T) {
 func TestResumeAfterReverseStartCut(t *testing.T) {
 	f := newFakeWorld(testInventory())
 	p, _ := Build(f.inv, PlanReverseSync)
-	path := filepath.Join(t.TempDir(), "j.jsonl")
-	j, _, err := OpenJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range p.Steps() {
-		if st.ID == "reverse-start" {
-			break
-		}
-		if st.Action == ActSwitch {
-			j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
-		}
-		j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
-	}
+	j, path := journalUntil(t, p, "reverse-start", nil)
 	j.Write(Event{Kind: EvStepStarted, StepID: "reverse-start", Status: StatusRunning})
 	j.Close()
 	// The world as the interrupted run left it: users on the promoted backup, the subscription made.
@@ -263,23 +237,12 @@ func TestResumeAfterAQuickStepCut(t *testing.T) {
 		t.Run(fmt.Sprintf("%s, done %t", tc.step, tc.done), func(t *testing.T) {
 			f := newFakeWorld(testInventory())
 			p, _ := Build(f.inv, PlanReverseSync)
-			path := filepath.Join(t.TempDir(), "j.jsonl")
-			j, _, err := OpenJournal(path)
-			if err != nil {
-				t.Fatal(err)
-			}
 			// The world as the steps before left it.
 			f.mu.Lock()
-			for _, st := range p.Steps() {
-				if st.ID == tc.step {
-					break
-				}
-				if st.Action == ActSwitch {
-					j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
-					f.live = st.Side
-				}
-				j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
+			j, path := journalUntil(t, p, tc.step, func(st *Step) {
 				switch st.Action {
+				case ActSwitch:
+					f.live = st.Side
 				case ActPromote:
 					f.promoted = true
 				case ActReverseStart:
@@ -289,7 +252,7 @@ func TestResumeAfterAQuickStepCut(t *testing.T) {
 						f.version[h] = f.inv.Upgrade.Version
 					}
 				}
-			}
+			})
 			j.Write(Event{Kind: EvStepStarted, StepID: tc.step, Status: StatusRunning})
 			j.Close()
 			if tc.done {
@@ -382,4 +345,29 @@ func TestReconcileReadsFences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// journalUntil opens a journal in a temporary directory and records every step of p before the step
+// stop as done (a switch with its switched event), calling each, if given, for each of those steps so
+// that the test can make the world match. It returns the open journal and its path.
+func journalUntil(t *testing.T, p *Plan, stop string, each func(st *Step)) (*Journal, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Steps() {
+		if st.ID == stop {
+			break
+		}
+		if st.Action == ActSwitch {
+			j.Write(Event{Kind: EvSwitched, StepID: st.ID, Change: &Change{From: string(st.Side.Other()), To: string(st.Side)}})
+		}
+		j.Write(Event{Kind: EvStepFinished, StepID: st.ID, Status: StatusDone})
+		if each != nil {
+			each(st)
+		}
+	}
+	return j, path
 }
