@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -243,6 +244,10 @@ func TestRehearse(t *testing.T) {
 	}
 	l.assertNoRehearsalLeft(t)
 	l.assertStreaming(t, 10*time.Second)
+	// The rehearsal is over: its detached commands' directory went with it.
+	if _, err := os.Stat(runDir(t, r.journal)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the rehearsal's directory of commands after it finished: %v, want it removed", err)
+	}
 }
 
 // TestRehearseMigrationFails: a migration that fails on the copy fails the rehearsal with its output,

@@ -76,6 +76,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	s.plan = plan
+	opt.Remote.RunID = s.runID() // as a run's: the directory of its detached commands is named after the journal
 	w, rh, err := live.OpenRehearsal(ctx, inv, opt)
 	if err != nil {
 		s.abandon()
@@ -83,6 +84,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer w.Close()
+	s.runDirs = w.Hosts // the rehearsal's commands run detached like a run's: their directories go at the end
 	// Before anything starts: a directory or port something else holds is bad input; an earlier
 	// rehearsal's leftovers are removed.
 	if err := rh.Prepare(ctx, stdout); err != nil {

@@ -253,6 +253,15 @@ func (p *Procedure) runPlan(ctx context.Context, inv *inventory.Inventory, opt B
 		return err
 	}
 	defer w.Close()
+	defer func() {
+		// The plan's detached commands kept their output under ~/.cache/pitstop/runs/RUN on each host
+		// (all this machine's user here); the bench is over with them.
+		rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		for _, h := range inv.HostNames() {
+			_ = w.Hosts.RemoveRun(rctx, h)
+		}
+	}()
 	var mu sync.Mutex
 	var events []steps.Event
 	var printer *steps.Printer
