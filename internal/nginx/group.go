@@ -112,7 +112,7 @@ func (g *Group) Switch(ctx context.Context, to inventory.Side, out func(line str
 		olds[i] = b.reloadedFrom
 	}
 	say("every balancer is switched; proving that %s serves", to)
-	ev, err := proveDrained(ctx, g.verify, to, done, olds, say)
+	ev, err := proveDrained(ctx, g.verify, to, done, make([]*drainRun, len(done)), olds, say)
 	if err != nil {
 		state := g.restore(ctx, done, changes, "probes were not served by "+string(to), say)
 		return group(changes), &SwitchError{To: to, Stage: "verifying traffic", Err: fmt.Errorf("%w: %w", ErrNotServed, err),

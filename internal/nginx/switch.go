@@ -156,8 +156,16 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 		return s.undo(ctx, "reloading nginx", cause, b.reloadedSince(ctx, old))
 	}
 	say("reload sent (before: %s)", old)
+	// The wait for the old workers to go — ending them first, with old_workers: quit — starts now,
+	// beside the wait for the new ones: it ends them as soon as the new ones run on the host, not once
+	// Pitstop has seen that from here.
+	var drain *drainRun
+	if !b.grouped && b.verify != nil {
+		drain = b.startDrain(ctx, old)
+	}
 	now, err := b.awaitReload(ctx, old)
 	if err != nil {
+		drain.stop()
 		r := reloadIgnored
 		if ctx.Err() != nil { // cancelled while waiting: nginx may have taken it meanwhile
 			r = b.reloadedSince(ctx, old)
@@ -176,7 +184,7 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 		say("%s is live (unverified)", to)
 		return ch, s.commit(ctx)
 	}
-	ev, err := b.prove(ctx, to, old, say)
+	ev, err := proveDrained(ctx, b.verify, to, []*Balancer{b}, []*drainRun{drain}, nil, say)
 	if err != nil {
 		return s.undo(ctx, "verifying traffic", fmt.Errorf("%w: %w", ErrNotServed, err), reloadTookEffect)
 	}
@@ -185,31 +193,32 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 	return ch, s.commit(ctx)
 }
 
-// prove shows that users are served by side `to` once nginx took the reload (old are the processes
-// from before it). It first waits, up to DrainTimeout, until every one of those processes has exited:
-// nginx's master tells its old workers to stop only about 100 ms after it started the new ones, and
-// until then they keep taking requests with the old upstream. Once they are gone no process of nginx
-// runs the old configuration, and the verifier makes VerifyRequests requests through the balancer at
-// once, one after another, which must all be served by `to` (VerifyTimeout bounds the retries).
+// proveDrained shows that users are served by side `to` once each balancer in bs took its reload. It
+// first waits, up to DrainTimeout, until every process from before the reload has exited (drains[i],
+// started at the reload, or one started now from olds[i]): nginx's master tells its old workers to stop
+// only about 100 ms after it started the new ones, and until then they keep taking requests with the
+// old upstream (see awaitDrained, which ends them itself). Once they are gone no process of nginx runs
+// the old configuration, and the verifier makes VerifyRequests requests through the balancer at once,
+// one after another, which must all be served by `to` (VerifyTimeout bounds the retries).
 //
 // Old workers that outlive DrainTimeout still finish long requests (downloads, websockets) and may
 // keep doing so for as long as nginx's worker_shutdown_timeout allows; the proof then falls back to
 // the probes' own requests: VerifyRequests consecutive ones over at least the prober's span, all
 // served by `to`.
-func (b *Balancer) prove(ctx context.Context, to inventory.Side, old workers, say func(string, ...any)) (string, error) {
-	return proveDrained(ctx, b.verify, to, []*Balancer{b}, []workers{old}, say)
-}
-
-// proveDrained is prove for one or more balancers, each reloaded away from its processes in olds.
-func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []*Balancer, olds []workers, say func(string, ...any)) (string, error) {
-	start := time.Now()
+func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []*Balancer, drains []*drainRun, olds []workers, say func(string, ...any)) (string, error) {
 	first := bs[0]
 	var lingering []string
+	var took time.Duration
 	for i, b := range bs {
-		left, err := b.awaitDrained(ctx, olds[i], say)
+		d := drains[i]
+		if d == nil {
+			d = b.startDrain(ctx, olds[i])
+		}
+		left, err := d.wait(say)
 		if err != nil {
 			return "", err
 		}
+		took = max(took, d.took)
 		if len(left) > 0 {
 			lingering = append(lingering, fmt.Sprintf("%d on %s (%s)", len(left), b.host(), joinPids(left)))
 		}
@@ -219,12 +228,54 @@ func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []
 			first.DrainTimeout, strings.Join(lingering, ", "), first.VerifyTimeout)
 		return verify.ServedBy(ctx, to, first.VerifyTimeout)
 	}
-	drained := time.Since(start).Round(time.Millisecond)
 	ev, err := verify.ServedNow(ctx, to, first.VerifyRequests, first.VerifyTimeout)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("nginx's old workers exited (%s after the reload took effect), then %s", drained, ev), nil
+	return fmt.Sprintf("nginx's old workers exited (%s after the wait for them began), then %s", took.Round(time.Millisecond), ev), nil
+}
+
+// drainRun is a wait for a balancer's old workers to go (awaitDrained) running in the background.
+type drainRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	// Set when done: what awaitDrained returned and said, and how long it took.
+	left  []int
+	err   error
+	lines []string
+	took  time.Duration
+}
+
+// startDrain starts awaitDrained for old; its lines are kept until wait passes them on.
+func (b *Balancer) startDrain(ctx context.Context, old workers) *drainRun {
+	dctx, cancel := context.WithCancel(ctx)
+	d := &drainRun{cancel: cancel, done: make(chan struct{})}
+	start := time.Now()
+	go func() {
+		defer close(d.done)
+		d.left, d.err = b.awaitDrained(dctx, old, func(format string, a ...any) { d.lines = append(d.lines, fmt.Sprintf(format, a...)) })
+		d.took = time.Since(start)
+	}()
+	return d
+}
+
+// wait returns the drain's result, after saying what it said.
+func (d *drainRun) wait(say func(string, ...any)) ([]int, error) {
+	<-d.done
+	d.cancel()
+	for _, l := range d.lines {
+		say("%s", l)
+	}
+	return d.left, d.err
+}
+
+// stop ends the drain (a reload that did not take effect) and waits for it; nil does nothing.
+func (d *drainRun) stop() {
+	if d == nil {
+		return
+	}
+	d.cancel()
+	<-d.done
 }
 
 // awaitDrained waits until none of old's children runs any more, and returns those still running
@@ -275,7 +326,8 @@ func (b *Balancer) awaitDrained(ctx context.Context, old workers, say func(strin
 
 // quitCommand sends nginx's old workers (old's children titled "worker process", not yet "is shutting
 // down" from an earlier reload, still children of old's master) the QUIT signal once as many new
-// workers run as there were old ones (it waits up to a second for them), printing "pitstop-quit-sent PIDS", "pitstop-quit-failed PIDS" or
+// workers run as there were old ones (it waits up to a second for them, and sends nothing without
+// them: a reload that did not take effect keeps its old workers), printing "pitstop-quit-sent PIDS", "pitstop-quit-failed PIDS" or
 // "pitstop-quit-skipped WHY". Where reload runs under sudo, so does kill (sudo -n: never a prompt).
 // It needs /proc to tell workers and parents; without it nothing is sent.
 func quitCommand(old workers, reload string) string {
@@ -292,14 +344,21 @@ if [ -d /proc/self ]; then
     i=$((i+1)); [ "$i" -gt 200 ] && break
     sleep 0.005
   done
-  sent=; failed=
-  for p in $OLD; do
-    if ours "$p" && isworker "$p"; then
-      if %s -QUIT "$p" 2>/dev/null; then sent="$sent $p"; else failed="$failed $p"; fi
-    fi
-  done
-  [ -n "$sent" ] && echo "pitstop-quit-sent$sent"
-  [ -n "$failed" ] && echo "pitstop-quit-failed$failed"
+  if [ "$have" -lt "$want" ]; then
+    # No new workers (yet): the reload did not take effect, or is slow. Ending the old workers now
+    # would leave nginx without its workers, and its master would start them again with the old
+    # configuration; nginx's master ends them itself when the reload takes effect.
+    echo "pitstop-quit-skipped the new workers did not start within a second"
+  else
+    sent=; failed=
+    for p in $OLD; do
+      if ours "$p" && isworker "$p"; then
+        if %s -QUIT "$p" 2>/dev/null; then sent="$sent $p"; else failed="$failed $p"; fi
+      fi
+    done
+    [ -n "$sent" ] && echo "pitstop-quit-sent$sent"
+    [ -n "$failed" ] && echo "pitstop-quit-failed$failed"
+  fi
 else
   echo "pitstop-quit-skipped no /proc to tell nginx's workers"
 fi
