@@ -297,19 +297,6 @@ func parentOf(t *testing.T, pid int) int {
 	return ppid
 }
 
-// processes lists the pids whose command line is exactly cmd.
-func processes(cmd string) []int {
-	var out []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		if cmdline(pid) == cmd {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // cmdline returns pid's command line, arguments separated by spaces.
 func cmdline(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))

@@ -135,17 +135,6 @@ func listening(addr string) bool {
 	return err == nil
 }
 
-// waitListening waits until addr accepts connections.
-func waitListening(t *testing.T, addr string, d time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if listening(addr) {
-			return
-		}
-	}
-	t.Fatalf("nothing listens on %s after %s", addr, d)
-}
-
 // assertNoRehearsalLeft fails when the copy or the rehearsal app still runs, a server still runs
 // from the copy's data directory, or the directory is still there.
 func (l *testLab) assertNoRehearsalLeft(t *testing.T) {

@@ -47,12 +47,6 @@ func (r *recRunner) RunDetached(ctx context.Context, host, id, command string, o
 	return err
 }
 
-func (r *recRunner) errors() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]error(nil), r.errs...)
-}
-
 // run is one plan driven by the engine against the real lab through live.OpenLocked, with every event kept.
 type run struct {
 	t      *testing.T

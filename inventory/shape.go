@@ -459,21 +459,6 @@ func isPlainKey(key string) bool {
 	return key != ""
 }
 
-// parentPath undoes the last joinKey or list index. A quoted key's text never holds `["` (Quote
-// escapes the quote), so the last `["` starts the last quoted segment.
-func parentPath(p string) string {
-	switch {
-	case strings.HasSuffix(p, `"]`):
-		return p[:strings.LastIndex(p, `["`)]
-	case strings.HasSuffix(p, "]"):
-		return p[:strings.LastIndex(p, "[")]
-	}
-	if i := strings.LastIndex(p, "."); i >= 0 {
-		return p[:i]
-	}
-	return ""
-}
-
 // yamlFields maps the yaml tag of each field of struct type t to the field.
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	out := map[string]reflect.StructField{}

@@ -14,9 +14,6 @@ import (
 	"github.com/pitstop-ops/pitstop/inventory"
 )
 
-// errRolledBack ends a running step that a rollback interrupted.
-var errRolledBack = errors.New("interrupted by a rollback")
-
 // execute runs st's action while it keeps taking readings and decisions: an abort or a rollback
 // cancels the action (a running command is killed) before it is carried out.
 func (e *Engine) execute(ctx context.Context, st *Step) (outcome, error) {

@@ -210,13 +210,6 @@ type dbState struct {
 	known, reachable, readOnly, schemaMissing bool
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // errKind is how the API reports a database error.

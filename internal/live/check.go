@@ -186,14 +186,6 @@ func (c *checker) note(what string, err error) {
 	c.add(&result{status: stNote, what: what, detail: oneLine(err)})
 }
 
-// notRun records checks that could not run because of err, under the result err's cause belongs to.
-func (c *checker) notRun(err error, whats ...string) {
-	if first := c.causes[causeKey(oneLine(err))]; first != nil {
-		first.blocks = append(first.blocks, whats...)
-		c.notRunN += len(whats)
-	}
-}
-
 // blocked reports whether host could not be reached; the checks named are then listed under its
 // failure and counted as not run.
 func (c *checker) blocked(host string, whats ...string) bool {

@@ -114,21 +114,6 @@ func (w workers) replacedBy(now workers) bool {
 	return false
 }
 
-// remaining returns w's children that still run in now: old workers finishing their requests.
-func (w workers) remaining(now workers) []int {
-	running := make(map[int]bool, len(now.pids))
-	for _, p := range now.pids {
-		running[p] = true
-	}
-	var left []int
-	for _, p := range w.pids {
-		if running[p] {
-			left = append(left, p)
-		}
-	}
-	return left
-}
-
 func joinPids(pids []int) string {
 	s := make([]string, len(pids))
 	for i, p := range pids {
