@@ -245,7 +245,8 @@ func TestRehearseMigrationFails(t *testing.T) {
 	l := startLabWith(t, lab.Options{PortBase: baseRehearse})
 	before := l.production(t)
 	inv := editInventory(t, l, quoted(l.Inv.Upgrade.Migrate.Commands[0]), quoted(`sh -c 'echo "ERROR: column \"nope\" does not exist" >&2; exit 3'`))
-	code, out := rehearse(t, inv)
+	r := startRehearse(t, inv)
+	code, out := r.wait(t, 3*time.Minute), r.out.String()
 	if code != 1 {
 		t.Fatalf("pitstop rehearse exited %d, want 1", code)
 	}
@@ -258,6 +259,10 @@ func TestRehearseMigrationFails(t *testing.T) {
 		t.Errorf("production changed: before %+v, after %+v", before, after)
 	}
 	l.assertNoRehearsalLeft(t)
+	// A failed rehearsal is over too (nothing resumes one): its directory of commands is gone.
+	if _, err := os.Stat(runDir(t, r.journal)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the failed rehearsal's directory of commands: %v, want it removed", err)
+	}
 }
 
 // TestRehearseCleanupAfterAbortAndKill: a rehearsal interrupted (SIGINT) during the migration cleans

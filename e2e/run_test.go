@@ -104,6 +104,9 @@ func startRun(t *testing.T, inv *inventory.Inventory, o runOptions) *run {
 	t.Cleanup(func() {
 		cancel()
 		<-r.done
+		for _, h := range inv.HostNames() { // the run's detached commands' directories, in this user's home
+			_ = w.Hosts.RemoveRun(context.Background(), h)
+		}
 		w.Close()
 		if t.Failed() {
 			r.mu.Lock()

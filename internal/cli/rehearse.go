@@ -85,6 +85,7 @@ func cmdRehearse(args []string, stdout, stderr io.Writer) int {
 	}
 	defer w.Close()
 	s.runDirs = w.Hosts // the rehearsal's commands run detached like a run's: their directories go at the end
+	s.oneShot = true
 	// Before anything starts: a directory or port something else holds is bad input; an earlier
 	// rehearsal's leftovers are removed.
 	if err := rh.Prepare(ctx, stdout); err != nil {

@@ -153,6 +153,8 @@ type session struct {
 	// runDirs removes the run's directories of detached commands on the hosts once the run is over
 	// (nil for the demo, whose commands run nowhere).
 	runDirs runDirs
+	// oneShot is set for a rehearsal: it is never resumed, so it is over however it ends.
+	oneShot bool
 }
 
 // prepare builds the plan, checks for a terminal and opens the journal, so that bad input ends the

@@ -44,7 +44,7 @@ func (s *session) endRunDirs(inv *inventory.Inventory, runErr error, w io.Writer
 	if len(hosts) == 0 {
 		return
 	}
-	over := runErr == nil || errors.Is(runErr, steps.ErrAborted) && (s.sig == nil || s.sig.signal() == nil && s.sig.halt.Reason() == "")
+	over := s.oneShot || runErr == nil || errors.Is(runErr, steps.ErrAborted) && (s.sig == nil || s.sig.signal() == nil && s.sig.halt.Reason() == "")
 	if !over {
 		fmt.Fprintf(w, "pitstop: the commands' output and exit status stay in %s on %s; pitstop run -i %s re-attaches to them there\n",
 			s.runDirs.RunDir(), strings.Join(hosts, ", "), invArg(inv))
