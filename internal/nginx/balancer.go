@@ -55,11 +55,12 @@ type Balancer struct {
 	ProofTimeout time.Duration
 	// VerifyTimeout bounds the wait for probes to be served by the new side (default 10s).
 	VerifyTimeout time.Duration
-	// PollEvery is how often nginx's processes are read while waiting for a reload to take effect or
-	// for the old workers to exit (default 10ms; after the first second of a wait, ten times that).
+	// PollEvery is how often nginx's processes are read while waiting for a reload to take effect
+	// (default 10ms; after the first second of the wait, ten times that).
 	PollEvery time.Duration
 	// DrainTimeout bounds the wait for the old workers to exit after a reload (default 2s); when some
-	// still run after it, the switch proves its traffic by the probes' window instead (see prove).
+	// still run after it, the switch proves its traffic by the probes' window instead (see
+	// proveDrained).
 	DrainTimeout time.Duration
 	// VerifyRequests is how many requests, one after another once the old workers exited, must all be
 	// served by the new side (default 5).
@@ -80,10 +81,7 @@ type Balancer struct {
 	// grouped is set for a member of a Group of several balancers: the group proves traffic once
 	// every member is switched, so the member does not.
 	grouped bool
-	// reloadedFrom are the processes a grouped member's last switch reloaded away from: the group
-	// waits for them to exit before it proves traffic.
-	reloadedFrom workers
-	mu           sync.Mutex // one switch at a time
+	mu      sync.Mutex // one switch at a time
 
 	// last is the upstream file's content as Pitstop last read or wrote it ("" with lastOK false:
 	// unknown); a switch checks it is still so instead of reading the file again.
@@ -168,7 +166,7 @@ func (b *Balancer) read(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read upstream file %s on %s: %w%s", b.file(), b.host(), err, res.tail())
 	}
-	data, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(strings.Join(res.stdout, "")), ""))
+	data, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(strings.Join(res.stdout(), "")), ""))
 	if err != nil {
 		return "", fmt.Errorf("read upstream file %s on %s: base64 gave %w", b.file(), b.host(), err)
 	}
@@ -228,11 +226,9 @@ func (b *Balancer) Preview(ctx context.Context, to inventory.Side) (before, afte
 	return before, after, nil
 }
 
-// result is the output of one command.
+// result is the output of one command: its lines, stdout and stderr as they came.
 type result struct {
-	stdout []string
-	all    []string // stdout and stderr, as they came
-	lines  []line   // the same, with their stream
+	lines []line
 }
 
 type line struct {
@@ -240,12 +236,32 @@ type line struct {
 	stdout bool
 }
 
+// stdout is the command's standard output.
+func (r result) stdout() []string {
+	var out []string
+	for _, l := range r.lines {
+		if l.stdout {
+			out = append(out, l.text)
+		}
+	}
+	return out
+}
+
+// all is the command's output, stdout and stderr, as it came.
+func (r result) all() []string {
+	out := make([]string, len(r.lines))
+	for i, l := range r.lines {
+		out[i] = l.text
+	}
+	return out
+}
+
 // tail gives the command's output for an error message, or "".
 func (r result) tail() string {
-	if len(r.all) == 0 {
+	if len(r.lines) == 0 {
 		return ""
 	}
-	lines := r.all
+	lines := r.all()
 	if len(lines) > 8 {
 		lines = lines[len(lines)-8:]
 	}
@@ -283,10 +299,7 @@ func (b *Balancer) sequence(ctx context.Context, commands ...string) ([]result, 
 		if i < 0 {
 			continue // the login shell's own output, before the first command
 		}
-		if l.stdout {
-			out[i].stdout = append(out[i].stdout, l.text)
-		}
-		out[i].all = append(out[i].all, l.text)
+		out[i].lines = append(out[i].lines, l)
 	}
 	if err == nil {
 		return out, len(commands), nil
@@ -314,10 +327,6 @@ func (b *Balancer) sh(ctx context.Context, command string) (result, error) {
 	err := b.run.Run(ctx, b.host(), command, func(s steps.Stream, text string) {
 		mu.Lock()
 		defer mu.Unlock()
-		if s == steps.Stdout {
-			res.stdout = append(res.stdout, text)
-		}
-		res.all = append(res.all, text)
 		res.lines = append(res.lines, line{text, s == steps.Stdout})
 	})
 	if err != nil && ctx.Err() != nil {

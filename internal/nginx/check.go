@@ -82,7 +82,7 @@ func (b *Balancer) master(ctx context.Context) (master, error) {
 	if err != nil {
 		return master{}, fmt.Errorf("read nginx's pid file %s on %s: %w%s", f, b.host(), err, res.tail())
 	}
-	out := strings.TrimSpace(strings.Join(res.stdout, " "))
+	out := strings.TrimSpace(strings.Join(res.stdout(), " "))
 	fix := "set balancer.pid_file to the pid file of the nginx that serves this application (its `pid` directive), and balancer.test to an nginx -t with that nginx's -c"
 	switch {
 	case out == "NOFILE":
@@ -167,7 +167,7 @@ func (b *Balancer) dump(ctx context.Context, m master) (int, error) {
 		return 0, fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(dump, err), res.tail())
 	}
 	var files []string
-	for _, line := range res.stdout {
+	for _, line := range res.stdout() {
 		if f, ok := strings.CutPrefix(line, "# configuration file "); ok {
 			files = append(files, strings.TrimSuffix(strings.TrimSpace(f), ":"))
 		}

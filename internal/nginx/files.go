@@ -148,7 +148,7 @@ func (b *Balancer) workersErr(err error, res result) error {
 func (b *Balancer) parseWorkers(res result) (workers, error) {
 	var w workers
 	var err error
-	for _, line := range res.stdout {
+	for _, line := range res.stdout() {
 		line = strings.TrimSpace(line)
 		if m, ok := strings.CutPrefix(line, "master "); ok {
 			w.master, err = strconv.Atoi(strings.TrimSpace(m))

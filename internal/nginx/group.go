@@ -86,8 +86,10 @@ func (g *Group) Switch(ctx context.Context, to inventory.Side, out func(line str
 	}
 	var changes []steps.Change
 	var done []*Balancer
+	var olds []workers // nginx's processes before its reload, on each balancer in done
 	for _, b := range g.members {
-		ch, err := b.Switch(ctx, to, func(line string) { say("%s: %s", b.host(), line) })
+		var old workers
+		ch, err := b.switchTo(ctx, to, func(line string) { say("%s: %s", b.host(), line) }, &old)
 		changes = append(changes, ch)
 		if err != nil {
 			state := g.restore(ctx, done, changes, fmt.Sprintf("%s failed", b.host()), say)
@@ -100,19 +102,19 @@ func (g *Group) Switch(ctx context.Context, to inventory.Side, out func(line str
 			se.State = strings.Join(state, "; ")
 			return group(changes), se
 		}
-		done = append(done, b)
+		done, olds = append(done, b), append(olds, old)
 	}
 	if g.verify == nil {
 		say("traffic NOT verified: no probe verifier was given")
 		g.commit(ctx, done, changes, say)
 		return group(changes), nil
 	}
-	olds := make([]workers, len(done))
-	for i, b := range done {
-		olds[i] = b.reloadedFrom
-	}
 	say("every balancer is switched; proving that %s serves", to)
-	ev, err := proveDrained(ctx, g.verify, to, done, make([]*drainRun, len(done)), olds, say)
+	drains := make([]*drainRun, len(done))
+	for i, b := range done {
+		drains[i] = b.startDrain(ctx, olds[i])
+	}
+	ev, err := proveDrained(ctx, g.verify, to, done, drains, say)
 	if err != nil {
 		state := g.restore(ctx, done, changes, "probes were not served by "+string(to), say)
 		return group(changes), &SwitchError{To: to, Stage: "verifying traffic", Err: fmt.Errorf("%w: %w", ErrNotServed, err),

@@ -89,10 +89,11 @@ func (b *Balancer) TakeLock(ctx context.Context, owner LockOwner, takeOver strin
 	if err != nil {
 		return fmt.Errorf("take the pitstop lock %s on %s: %w%s", b.LockFile(), b.host(), err, res.tail())
 	}
-	if len(res.stdout) > 0 && res.stdout[0] == "TAKEN" {
+	out := res.stdout()
+	if len(out) > 0 && out[0] == "TAKEN" {
 		return nil
 	}
-	return b.heldError(res.stdout)
+	return b.heldError(out)
 }
 
 // ReadLock reads the lock file: nil when there is none.
@@ -102,11 +103,12 @@ func (b *Balancer) ReadLock(ctx context.Context) (*LockHeldError, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the pitstop lock %s on %s: %w%s", b.LockFile(), b.host(), err, res.tail())
 	}
-	if len(res.stdout) > 0 && res.stdout[0] == "FREE" {
+	out := res.stdout()
+	if len(out) > 0 && out[0] == "FREE" {
 		return nil, nil
 	}
 	var held *LockHeldError
-	if errors.As(b.heldError(res.stdout), &held) {
+	if errors.As(b.heldError(out), &held) {
 		return held, nil
 	}
 	return nil, nil
@@ -158,12 +160,13 @@ func (b *Balancer) RenewLock(ctx context.Context, owner LockOwner) error {
 	if err != nil {
 		return fmt.Errorf("renew the pitstop lock %s on %s: %w%s", b.LockFile(), b.host(), err, res.tail())
 	}
-	if len(res.stdout) > 0 && res.stdout[0] == "OURS" {
+	out := res.stdout()
+	if len(out) > 0 && out[0] == "OURS" {
 		return nil
 	}
-	if len(res.stdout) > 1 {
+	if len(out) > 1 {
 		var held *LockHeldError
-		if errors.As(b.heldError(res.stdout[1:]), &held) {
+		if errors.As(b.heldError(out[1:]), &held) {
 			return fmt.Errorf("%w: %s on %s now names %s", ErrLockLost, b.LockFile(), b.host(), held.Owner)
 		}
 	}

@@ -45,11 +45,17 @@ const (
 
 // Switch makes side `to` live. It writes the candidate upstream atomically (keeping the current file
 // as FILE.pitstop-prev), runs balancer.test, reads nginx's worker pids, runs balancer.reload, waits
-// until new workers replaced them, then proves that users are served by `to` (see prove).
+// until new workers replaced them, then proves that users are served by `to` (see proveDrained).
 // When any stage fails after the file was replaced, it restores the previous file, reloads again if it
 // had reloaded, checks that too, and returns a *SwitchError whose State says where the balancer is
 // now. The Change describes the attempted change even on error. Each stage writes one line to out.
 func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line string)) (steps.Change, error) {
+	return b.switchTo(ctx, to, out, nil)
+}
+
+// switchTo is Switch. For a member of a Group, which proves traffic once every member is switched, it
+// sets *reloaded to nginx's processes from before the reload, for the group to wait on.
+func (b *Balancer) switchTo(ctx context.Context, to inventory.Side, out func(line string), reloaded *workers) (steps.Change, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	say := func(format string, a ...any) {
@@ -57,10 +63,10 @@ func (b *Balancer) Switch(ctx context.Context, to inventory.Side, out func(line 
 			out(fmt.Sprintf(format, a...))
 		}
 	}
-	ch, err := b.switchOnce(ctx, to, say)
+	ch, err := b.switchOnce(ctx, to, say, reloaded)
 	if errors.Is(err, errStale) {
 		say("the file is not as Pitstop last saw it (or that cannot be checked there); nothing was changed; reading it again")
-		ch, err = b.switchOnce(ctx, to, say)
+		ch, err = b.switchOnce(ctx, to, say, reloaded)
 	}
 	return ch, err
 }
@@ -70,7 +76,7 @@ var errStale = errors.New("the upstream file changed since Pitstop last saw it")
 
 // switchOnce is Switch, once: with the file as Pitstop last saw it when it knows it, failing with
 // errStale (nothing changed) when the file no longer holds that.
-func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(string, ...any)) (steps.Change, error) {
+func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(string, ...any), reloaded *workers) (steps.Change, error) {
 	if to != inventory.Production && to != inventory.Backup {
 		return steps.Change{}, fmt.Errorf("switch to %q: a balancer switches to %s or %s", to, inventory.Production, inventory.Backup)
 	}
@@ -133,7 +139,7 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 	}
 	say("testing the configuration: %s", test)
 	if failed == 1 {
-		for _, line := range res[1].all {
+		for _, line := range res[1].all() {
 			say("  %s", line)
 		}
 		cause := fmt.Errorf("%w: %w%s", ErrTestFailed, b.cmdErr(test, err), res[1].tail())
@@ -175,7 +181,9 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 	say("reload took effect: %s (old workers finish their requests, then exit)", now)
 
 	if b.grouped {
-		b.reloadedFrom = old
+		if reloaded != nil {
+			*reloaded = old
+		}
 		say("%s: reload took effect; traffic is verified once every balancer is switched", b.host())
 		return ch, nil
 	}
@@ -184,7 +192,7 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 		say("%s is live (unverified)", to)
 		return ch, s.commit(ctx)
 	}
-	ev, err := proveDrained(ctx, b.verify, to, []*Balancer{b}, []*drainRun{drain}, nil, say)
+	ev, err := proveDrained(ctx, b.verify, to, []*Balancer{b}, []*drainRun{drain}, say)
 	if err != nil {
 		return s.undo(ctx, "verifying traffic", fmt.Errorf("%w: %w", ErrNotServed, err), reloadTookEffect)
 	}
@@ -195,7 +203,7 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 
 // proveDrained shows that users are served by side `to` once each balancer in bs took its reload. It
 // first waits, up to DrainTimeout, until every process from before the reload has exited (drains[i],
-// started at the reload, or one started now from olds[i]): nginx's master tells its old workers to stop
+// the wait startDrain began for bs[i]): nginx's master tells its old workers to stop
 // only about 100 ms after it started the new ones, and until then they keep taking requests with the
 // old upstream (see awaitDrained, which ends them itself). Once they are gone no process of nginx runs
 // the old configuration, and the verifier makes VerifyRequests requests through the balancer at once,
@@ -205,15 +213,12 @@ func (b *Balancer) switchOnce(ctx context.Context, to inventory.Side, say func(s
 // keep doing so for as long as nginx's worker_shutdown_timeout allows; the proof then falls back to
 // the probes' own requests: VerifyRequests consecutive ones over at least the prober's span, all
 // served by `to`.
-func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []*Balancer, drains []*drainRun, olds []workers, say func(string, ...any)) (string, error) {
+func proveDrained(ctx context.Context, verify Verifier, to inventory.Side, bs []*Balancer, drains []*drainRun, say func(string, ...any)) (string, error) {
 	first := bs[0]
 	var lingering []string
 	var took time.Duration
 	for i, b := range bs {
 		d := drains[i]
-		if d == nil {
-			d = b.startDrain(ctx, olds[i])
-		}
 		left, err := d.wait(say)
 		if err != nil {
 			return "", err
@@ -300,7 +305,7 @@ func (b *Balancer) awaitDrained(ctx context.Context, old workers, say func(strin
 		return nil, fmt.Errorf("waiting for nginx's old workers to exit: %w", ctx.Err())
 	}
 	var left []int
-	for _, line := range res.stdout {
+	for _, line := range res.stdout() {
 		line = strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(line, "pitstop-quit-sent "):

@@ -387,17 +387,17 @@ func TestSequence(t *testing.T) {
 	if failed != 2 || !errors.As(err, &ee) || ee.Status != 7 || ee.Command != "echo b; echo b2 >&2; exit 7" {
 		t.Fatalf("sequence: failed %d, err %v; want the third command, exit 7, named", failed, err)
 	}
-	if !reflect.DeepEqual(res[0].stdout, []string{"a"}) || !slices.Contains(res[0].all, "a2") || len(res[0].all) != 2 {
+	if !reflect.DeepEqual(res[0].stdout(), []string{"a"}) || !slices.Contains(res[0].all(), "a2") || len(res[0].all()) != 2 {
 		t.Errorf("first command's output: %+v", res[0])
 	}
-	if len(res[1].all) != 0 {
+	if len(res[1].all()) != 0 {
 		t.Errorf("an exit in the second command ended more than it: %+v", res[1])
 	}
-	if !reflect.DeepEqual(res[2].stdout, []string{"b"}) || !slices.Contains(res[2].all, "b2") || len(res[3].all) != 0 {
+	if !reflect.DeepEqual(res[2].stdout(), []string{"b"}) || !slices.Contains(res[2].all(), "b2") || len(res[3].all()) != 0 {
 		t.Errorf("third and fourth commands' output: %+v, %+v", res[2], res[3])
 	}
 	res, failed, err = b.sequence(ctx, "echo x", "echo y")
-	if err != nil || failed != 2 || res[1].stdout[0] != "y" {
+	if err != nil || failed != 2 || res[1].stdout()[0] != "y" {
 		t.Errorf("a sequence that succeeds: failed %d, %v, %+v", failed, err, res)
 	}
 }
