@@ -263,10 +263,7 @@ func (p *Prober) readLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		p.mu.Lock()
-		seq := p.seq
-		p.seq++
-		p.mu.Unlock()
+		seq := p.nextSeq()
 		start := time.Now()
 		select {
 		case inFlight <- struct{}{}:
@@ -284,6 +281,14 @@ func (p *Prober) readLoop(ctx context.Context) {
 			}
 		}()
 	}
+}
+
+// nextSeq numbers a new request through the balancer.
+func (p *Prober) nextSeq() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	return p.seq - 1
 }
 
 func (p *Prober) addRead(r record) {

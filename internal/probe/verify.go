@@ -18,11 +18,8 @@ import (
 // returns a one-line account of the proof, or after timeout an error saying what those requests saw.
 // The Prober must be running. ServedBy makes *Prober an nginx.Verifier.
 func (p *Prober) ServedBy(ctx context.Context, side inventory.Side, timeout time.Duration) (string, error) {
-	if p.read.raw == "" {
-		return "", fmt.Errorf("the inventory has no probe.url, so nothing can show which side serves: set it to a page users load through the balancer")
-	}
-	if p.read.invalid != "" {
-		return "", fmt.Errorf("probe.url %s is unusable, so nothing can show which side serves: %s; correct it in the inventory", p.read.shown, p.read.invalid)
+	if err := p.canProve(); err != nil {
+		return "", err
 	}
 	if p.running() == nil {
 		return "", fmt.Errorf("the probe of %s is not running, so nothing can show which side serves (start it before switching)", p.read.shown)
@@ -52,6 +49,17 @@ func (p *Prober) ServedBy(ctx context.Context, side inventory.Side, timeout time
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// canProve says why requests through the balancer cannot show which side serves, or nil.
+func (p *Prober) canProve() error {
+	if p.read.raw == "" {
+		return fmt.Errorf("the inventory has no probe.url, so nothing can show which side serves: set it to a page users load through the balancer")
+	}
+	if p.read.invalid != "" {
+		return fmt.Errorf("probe.url %s is unusable, so nothing can show which side serves: %s; correct it in the inventory", p.read.shown, p.read.invalid)
+	}
+	return nil
 }
 
 // since returns the completed requests numbered from seq on, in the order they started.
@@ -141,21 +149,14 @@ func (p *Prober) outcome(r record) string {
 // until timeout, when it returns an error saying what the last requests saw. Its requests are recorded
 // like the probe's own: what they saw, users saw. ServedNow makes *Prober an nginx.Verifier.
 func (p *Prober) ServedNow(ctx context.Context, side inventory.Side, n int, timeout time.Duration) (string, error) {
-	if p.read.raw == "" {
-		return "", fmt.Errorf("the inventory has no probe.url, so nothing can show which side serves: set it to a page users load through the balancer")
-	}
-	if p.read.invalid != "" {
-		return "", fmt.Errorf("probe.url %s is unusable, so nothing can show which side serves: %s; correct it in the inventory", p.read.shown, p.read.invalid)
+	if err := p.canProve(); err != nil {
+		return "", err
 	}
 	n = max(n, 1)
-	begin := time.Now()
-	deadline := begin.Add(timeout)
+	deadline := time.Now().Add(timeout)
 	var run, last []record // run: the consecutive requests on side so far; last: the newest n
 	for {
-		p.mu.Lock()
-		seq := p.seq
-		p.seq++
-		p.mu.Unlock()
+		seq := p.nextSeq()
 		start := time.Now()
 		r := p.get(ctx, seq, start, min(p.timeout, max(time.Until(deadline), time.Millisecond)))
 		if ctx.Err() != nil {
@@ -166,7 +167,8 @@ func (p *Prober) ServedNow(ctx context.Context, side inventory.Side, n int, time
 		if len(last) > n {
 			last = last[1:]
 		}
-		if p.allServedBy([]record{r}, side) {
+		onSide := p.allServedBy([]record{r}, side)
+		if onSide {
 			run = append(run, r)
 		} else {
 			run = run[:0]
@@ -179,7 +181,7 @@ func (p *Prober) ServedNow(ctx context.Context, side inventory.Side, n int, time
 			return "", fmt.Errorf("for %s, requests through %s were not %d in a row served by %s; the last %d: %s",
 				timeout, p.read.shown, n, side, len(last), p.describe(last))
 		}
-		if !r.ok || p.sides[r.upstream] != side {
+		if !onSide {
 			// Not there yet (or failing): do not hammer the balancer.
 			select {
 			case <-ctx.Done():
