@@ -103,17 +103,7 @@ func (p *Pool) RemoveRun(ctx context.Context, host string) error {
 	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
 		return fmt.Errorf("%s: run ID %q names no directory of its own; nothing removed", host, p.opt.RunID)
 	}
-	cmd := "sh -c " + shell.Quote(removeScript) + " pitstop " + shell.Quote(name)
-	t, err := p.target(host)
-	if err != nil {
-		return err
-	}
-	if t.Local {
-		err = runLocal(ctx, host, cmd, nil)
-	} else {
-		err = p.runSSH(ctx, host, t, cmd, nil)
-	}
-	if err != nil {
+	if err := p.Run(ctx, host, "sh -c "+shell.Quote(removeScript)+" pitstop "+shell.Quote(name), nil); err != nil {
 		return fmt.Errorf("%s: remove %s: %w", host, p.RunDir(), err)
 	}
 	return nil

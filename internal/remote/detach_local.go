@@ -38,7 +38,7 @@ func runDetachedLocal(ctx context.Context, host, dir, command string, out steps.
 	if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
 		return &steps.ExitError{Host: host, Command: command, Status: 125}
 	}
-	var done chan int // the wrapper's exit status, when this process started it
+	var done chan struct{} // closed when the wrapper exits, when this process started it
 	switch err := os.Mkdir(d, 0o755); {
 	case err == nil:
 		ch, err := startWrapper(d, command)
@@ -95,7 +95,7 @@ func runDetachedLocal(ctx context.Context, host, dir, command string, out steps.
 // startWrapper starts detachWrapper for the command directory d in a session of its own, writes its
 // pid to d/pid (atomically), and returns a channel that is closed when it exits. The wrapper is this
 // process's child only so that it is reaped; it does not depend on this process.
-func startWrapper(d, command string) (chan int, error) {
+func startWrapper(d, command string) (chan struct{}, error) {
 	if err := os.WriteFile(filepath.Join(d, "out"), nil, 0o644); err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func startWrapper(d, command string) (chan int, error) {
 	if err := os.WriteFile(tmp, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err == nil {
 		os.Rename(tmp, filepath.Join(d, "pid"))
 	}
-	done := make(chan int)
+	done := make(chan struct{})
 	go func() {
 		cmd.Wait()
 		close(done)
