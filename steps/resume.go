@@ -210,10 +210,10 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			row("replay on "+h, pausedWord(r.Paused[h]), "unreadable: "+lerr.Error(), false)
 			continue
 		}
-		if promote := r.promoteCut(plan, h); promote != "" {
+		if promote := r.cutStep(plan, h, ActPromote); promote != nil {
 			// The crash cut the promotion: it went through or not. The step runs again either way,
 			// and finds a primary done ("already a primary").
-			row(h, "step "+promote+" was promoting it when the run stopped",
+			row(h, "step "+promote.ID+" was promoting it when the run stopped",
 				map[bool]string{true: "still a standby: the step promotes it", false: "a primary: the promotion went through; the step finds it done"}[physical[h]], true)
 			continue
 		}
@@ -236,7 +236,7 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 			for _, s2 := range plan.Steps() {
 				stopped = stopped || (s2.Action == ActReverseStop && r.Done[s2.ID])
 			}
-			if stop := r.reverseStopCut(plan); stop != nil && !stopped {
+			if stop := r.cutStep(plan, "", ActReverseStop); stop != nil && !stopped {
 				// The crash cut the step dropping it: it is running, or gone in part or in full.
 				// The step runs again and drops what is left (each part is skipped when gone).
 				world := "running: the step drops it"
@@ -272,7 +272,7 @@ func (r *Resume) Reconcile(ctx context.Context, inv *inventory.Inventory, plan *
 		case fenced && !r.Fenced[h]:
 			// A fence step the crash cut, or a fence from elsewhere: the plan's own fence steps set
 			// and lift it again as they come.
-			row("fence on "+h, journal, "fenced read-only (default_transaction_read_only = on)", r.fenceCut(plan, h) != "")
+			row("fence on "+h, journal, "fenced read-only (default_transaction_read_only = on)", r.cutStep(plan, h, ActFence, ActUnfence) != nil)
 		case r.Fenced[h] && fenced:
 			row("fence on "+h, journal, "fenced read-only (default_transaction_read_only = on)", true)
 		case r.Fenced[h] && r.rebuildCut(plan, h) != "":
@@ -344,33 +344,11 @@ func (r *Resume) rebuildCut(plan *Plan, h string) string {
 	return ""
 }
 
-// fenceCut returns the step of plan fencing or unfencing host h that the crash cut (started, not
-// finished), or "".
-func (r *Resume) fenceCut(plan *Plan, h string) string {
+// cutStep returns the step of plan with one of the actions acts that the crash cut (started, not
+// finished) and that acts on host h ("": any host), or nil.
+func (r *Resume) cutStep(plan *Plan, h string, acts ...Action) *Step {
 	for _, st := range plan.Steps() {
-		if (st.Action == ActFence || st.Action == ActUnfence) && r.started[st.ID] && !r.Done[st.ID] && slices.Contains(st.Hosts, h) {
-			return st.ID
-		}
-	}
-	return ""
-}
-
-// promoteCut returns the step of plan promoting host h that the crash cut (started, not finished),
-// or "".
-func (r *Resume) promoteCut(plan *Plan, h string) string {
-	for _, st := range plan.Steps() {
-		if st.Action == ActPromote && r.started[st.ID] && !r.Done[st.ID] && slices.Contains(st.Hosts, h) {
-			return st.ID
-		}
-	}
-	return ""
-}
-
-// reverseStopCut returns the reverse-stop step of plan that the crash cut (started, not finished), or
-// nil.
-func (r *Resume) reverseStopCut(plan *Plan) *Step {
-	for _, st := range plan.Steps() {
-		if st.Action == ActReverseStop && r.started[st.ID] && !r.Done[st.ID] {
+		if slices.Contains(acts, st.Action) && r.started[st.ID] && !r.Done[st.ID] && (h == "" || slices.Contains(st.Hosts, h)) {
 			return st
 		}
 	}
