@@ -246,8 +246,7 @@ func (c *checker) sideHost(roles map[string]role, r role, name string) *Host {
 			path := hostField(name, "serve")
 			c.errorf(path, "%s is missing; an app host needs the host:port its application listens on, e.g. serve: 10.0.1.11:8080", path)
 		case r.kind != "app" && h.Postgres == "":
-			path := hostField(name, "postgres")
-			c.errorf(path, "%s is missing; a database host needs a libpq connection string, e.g. postgres: postgres://pitstop@10.0.1.20:5432/shop", path)
+			c.missingPostgres(name)
 		}
 	case prev.side != r.side:
 		path := r.path()
@@ -381,11 +380,16 @@ func (c *checker) checkServe(host, serve string, seen *claims) {
 	seen.add(net.JoinHostPort(strings.ToLower(h), strconv.Itoa(port)), claim{host, serve})
 }
 
+// missingPostgres reports that host, a database host, has no connection string.
+func (c *checker) missingPostgres(host string) {
+	path := hostField(host, "postgres")
+	c.errorf(path, "%s is missing; a database host needs a libpq connection string, e.g. postgres: postgres://pitstop@10.0.1.20:5432/shop", path)
+}
+
 // checkPostgres checks a connection string that is written (sideHost reports one that is missing).
 func (c *checker) checkPostgres(host, conn string, seen *claims) {
 	if blank(conn) {
-		path := hostField(host, "postgres")
-		c.errorf(path, "%s is missing; a database host needs a libpq connection string, e.g. postgres: postgres://pitstop@10.0.1.20:5432/shop", path)
+		c.missingPostgres(host)
 		return
 	}
 	if why := connStringProblem(conn); why != "" {

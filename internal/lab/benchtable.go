@@ -238,8 +238,7 @@ func (r *BenchResult) WriteTable(w io.Writer) {
 	if r.Plan != steps.PlanReverseSync {
 		target(w, "writes unavailable shorter than the plain script's", p.Load.WriteDowntime < sc.Load.WriteDowntime,
 			fmt.Sprintf("%s vs %s", p.Load.WriteDowntime.Round(time.Millisecond), sc.Load.WriteDowntime.Round(time.Millisecond)))
-	}
-	if r.Plan == steps.PlanReverseSync {
+	} else {
 		for i, d := range p.Windows {
 			target(w, fmt.Sprintf("fence-to-switch window %d ≤ %s", i+1, fenceTarget), d <= fenceTarget, secs(d))
 		}
