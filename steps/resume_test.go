@@ -70,11 +70,7 @@ func TestResumeAfterACrash(t *testing.T) {
 		}
 	}
 
-	run := startRunWith(t, f, PlanReadonly, Options{AutoApprove: true, Resume: r})
-	ev, err := run.finished()
-	if err != nil || ev.Status != StatusDone {
-		t.Fatalf("resumed run: %v, %s", err, ev.Status)
-	}
+	run := finishResumed(t, f, PlanReadonly, r)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if n := countCalls(f.dbCalls, "pause db-b"); n != pauses {
@@ -167,11 +163,7 @@ func TestReconcileAcceptsARebuildCutByTheCrash(t *testing.T) {
 			if table := strings.Join(r.Table(), "\n"); !strings.Contains(table, "a standby again") {
 				t.Errorf("the table does not say why db-b is a standby:\n%s", table)
 			}
-			run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
-			ev, err := run.finished()
-			if err != nil || ev.Status != StatusDone {
-				t.Fatalf("resumed run: %v, %s", err, ev.Status)
-			}
+			finishResumed(t, f, PlanReverseSync, r)
 		})
 	}
 }
@@ -200,11 +192,7 @@ func TestResumeAfterReverseStartCut(t *testing.T) {
 	if !r.Done["reverse-start"] || len(r.Unexplained) > 0 {
 		t.Fatalf("reverse-start done %v, unexplained %v\n%s", r.Done["reverse-start"], r.Unexplained, strings.Join(r.Table(), "\n"))
 	}
-	run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
-	ev, err := run.finished()
-	if err != nil || ev.Status != StatusDone {
-		t.Fatalf("resumed run: %v, %s", err, ev.Status)
-	}
+	finishResumed(t, f, PlanReverseSync, r)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if n := countCalls(f.dbCalls, "reverse-start db-b>db-p"); n != 0 {
@@ -273,11 +261,7 @@ func TestResumeAfterAQuickStepCut(t *testing.T) {
 			if len(r.Unexplained) > 0 || r.Done[tc.step] || !strings.Contains(table, tc.table) {
 				t.Fatalf("unexplained %v, %s done %t, want none, false, and %q in the table:\n%s", r.Unexplained, tc.step, r.Done[tc.step], tc.table, table)
 			}
-			run := startRunWith(t, f, PlanReverseSync, Options{AutoApprove: true, Resume: r})
-			ev, err := run.finished()
-			if err != nil || ev.Status != StatusDone {
-				t.Fatalf("resumed run: %v, %s", err, ev.Status)
-			}
+			finishResumed(t, f, PlanReverseSync, r)
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if n := countCalls(f.dbCalls, tc.call); n != 1 {
@@ -370,4 +354,15 @@ func journalUntil(t *testing.T, p *Plan, stop string, each func(st *Step)) (*Jou
 		}
 	}
 	return j, path
+}
+
+// finishResumed runs plan on f with auto-approval, resuming r, and fails the test unless it finishes.
+func finishResumed(t *testing.T, f *fakeWorld, plan string, r *Resume) *run {
+	t.Helper()
+	run := startRunWith(t, f, plan, Options{AutoApprove: true, Resume: r})
+	ev, err := run.finished()
+	if err != nil || ev.Status != StatusDone {
+		t.Fatalf("resumed run: %v, %s", err, ev.Status)
+	}
+	return run
 }
